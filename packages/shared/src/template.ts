@@ -1,0 +1,211 @@
+import Handlebars from 'handlebars';
+import { StemsError } from './errors.js';
+
+/**
+ * The one template environment, used by the hub's preview and the agent's
+ * apply so both render byte for byte the same. Config files are not HTML, so
+ * nothing is escaped. Strict: a missing variable is an error, not "".
+ */
+const env = Handlebars.create();
+
+export interface TemplateContext {
+  vars: Record<string, unknown>;
+  node: { name: string; groups: string[] };
+  facts: Record<string, unknown> | null;
+  cluster: string;
+}
+
+type Helper = (...args: unknown[]) => unknown;
+
+function num(value: unknown, helper: string): number {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n)) {
+    throw new StemsError('STEMS_TEMPLATE_RENDER', `Helper "${helper}" needs numbers, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/** Handlebars passes an options object as the last argument; strip it. */
+function args(list: unknown[]): unknown[] {
+  return list.slice(0, -1);
+}
+
+const helpers: Record<string, Helper> = {
+  eq: (...a) => args(a)[0] === args(a)[1],
+  ne: (...a) => args(a)[0] !== args(a)[1],
+  lt: (...a) => num(args(a)[0], 'lt') < num(args(a)[1], 'lt'),
+  lte: (...a) => num(args(a)[0], 'lte') <= num(args(a)[1], 'lte'),
+  gt: (...a) => num(args(a)[0], 'gt') > num(args(a)[1], 'gt'),
+  gte: (...a) => num(args(a)[0], 'gte') >= num(args(a)[1], 'gte'),
+  and: (...a) => args(a).every(Boolean),
+  or: (...a) => args(a).some(Boolean),
+  not: (...a) => !args(a)[0],
+  /** `{{default vars.port 8080}}`: the first value that is not undefined/null/"". */
+  default: (...a) => args(a).find((v) => v !== undefined && v !== null && v !== ''),
+  /** `{{join list ", "}}` */
+  join: (...a) => {
+    const [list, sep] = args(a);
+    if (!Array.isArray(list)) throw new StemsError('STEMS_TEMPLATE_RENDER', 'Helper "join" needs a list');
+    return list.join(typeof sep === 'string' ? sep : ',');
+  },
+  /** `{{indent text 4}}`: indents every line but the first by n spaces. */
+  indent: (...a) => {
+    const [text, n] = args(a);
+    const pad = ' '.repeat(num(n ?? 2, 'indent'));
+    return String(text ?? '')
+      .split('\n')
+      .join(`\n${pad}`);
+  },
+  /** `{{json value}}` or `{{json value 2}}` for pretty output. */
+  json: (...a) => {
+    const [value, space] = args(a);
+    return JSON.stringify(value, null, space === undefined ? undefined : num(space, 'json'));
+  },
+  upper: (...a) => String(args(a)[0] ?? '').toUpperCase(),
+  lower: (...a) => String(args(a)[0] ?? '').toLowerCase(),
+  trim: (...a) => String(args(a)[0] ?? '').trim(),
+  /** `{{replace text "from" "to"}}`: every occurrence, literal (not a regex). */
+  replace: (...a) => {
+    const [text, from, to] = args(a);
+    return String(text ?? '')
+      .split(String(from))
+      .join(String(to ?? ''));
+  },
+  /** `{{#if (contains node.groups "gpu")}}` for lists and strings. */
+  contains: (...a) => {
+    const [haystack, needle] = args(a);
+    if (Array.isArray(haystack) || typeof haystack === 'string') return haystack.includes(needle as never);
+    return false;
+  },
+  /** `{{quote vars.name}}`: a double-quoted, escaped string. */
+  quote: (...a) => JSON.stringify(String(args(a)[0] ?? '')),
+  length: (...a) => {
+    const [value] = args(a);
+    return Array.isArray(value) || typeof value === 'string' ? value.length : 0;
+  },
+  add: (...a) => num(args(a)[0], 'add') + num(args(a)[1], 'add'),
+  sub: (...a) => num(args(a)[0], 'sub') - num(args(a)[1], 'sub'),
+  mul: (...a) => num(args(a)[0], 'mul') * num(args(a)[1], 'mul'),
+  div: (...a) => {
+    const d = num(args(a)[1], 'div');
+    if (d === 0) throw new StemsError('STEMS_TEMPLATE_RENDER', 'Helper "div" divided by zero');
+    return num(args(a)[0], 'div') / d;
+  },
+  floor: (...a) => Math.floor(num(args(a)[0], 'floor')),
+  ceil: (...a) => Math.ceil(num(args(a)[0], 'ceil')),
+  min: (...a) => Math.min(...args(a).map((v) => num(v, 'min'))),
+  max: (...a) => Math.max(...args(a).map((v) => num(v, 'max'))),
+  /** `{{mib facts.memory.totalBytes}}`: bytes to whole MiB (and `gib`). */
+  mib: (...a) => Math.floor(num(args(a)[0], 'mib') / 1024 ** 2),
+  gib: (...a) => Math.floor(num(args(a)[0], 'gib') / 1024 ** 3),
+};
+
+// Only our helpers: the built-in `log` writes to the console and
+// `lookup` is the usual door to prototype tricks.
+env.unregisterHelper('log');
+env.unregisterHelper('lookup');
+for (const [name, fn] of Object.entries(helpers)) env.registerHelper(name, fn);
+
+/** Names of the helpers templates may use, for docs and tests. */
+export const TEMPLATE_HELPERS = Object.freeze(['if', 'unless', 'each', 'with', ...Object.keys(helpers)]);
+
+const COMPILE_OPTIONS = {
+  noEscape: true,
+  strict: true,
+  knownHelpersOnly: false,
+  preventIndent: true,
+} as const;
+
+type Compiled = (context: unknown, options?: Handlebars.RuntimeOptions) => string;
+
+export interface CompiledTemplate {
+  readonly name: string;
+  render(context: TemplateContext): string;
+}
+
+const MISSING = /^"?(.+?)"? not defined in (.+?) - (\d+):(\d+)$/;
+
+function lineOf(err: unknown): { line?: number; column?: number } {
+  if (typeof err === 'object' && err !== null && 'lineNumber' in err) {
+    const e = err as { lineNumber?: number; column?: number };
+    return { line: e.lineNumber, column: e.column === undefined ? undefined : e.column + 1 };
+  }
+  return {};
+}
+
+function toTemplateError(err: unknown, name: string, phase: 'compile' | 'render'): StemsError {
+  if (err instanceof StemsError) {
+    return new StemsError(err.code, `${name}: ${err.message}`, { cause: err, details: { template: name } });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  const missing = MISSING.exec(message.split('\n')[0] ?? '');
+  if (phase === 'render' && missing) {
+    const [, variable, , line, col] = missing;
+    return new StemsError('STEMS_TEMPLATE_MISSING_VAR', `${name}:${line}:${Number(col) + 1}: "${variable}" is not defined`, {
+      cause: err,
+      hint: 'Define it in cluster.yaml, a group, the node, or the role defaults; or guard it with {{#if}} / {{default}}.',
+      details: { template: name, variable, line: Number(line), col: Number(col) + 1 },
+    });
+  }
+  const pos = lineOf(err);
+  const where = pos.line === undefined ? name : `${name}:${pos.line}:${pos.column ?? 1}`;
+  const first = message.split('\n')[0];
+  const code = phase === 'compile' ? 'STEMS_TEMPLATE_SYNTAX' : 'STEMS_TEMPLATE_RENDER';
+  return new StemsError(code, `${where}: ${first}`, { cause: err, details: { template: name, ...pos } });
+}
+
+/**
+ * Copies plain data into objects with no prototype, so `constructor`,
+ * `__proto__` and friends resolve to nothing (a missing-variable error)
+ * instead of reaching Object.prototype.
+ */
+function detach(value: unknown, depth = 0): unknown {
+  if (depth > 64) throw new StemsError('STEMS_TEMPLATE_RENDER', 'Template data is nested more than 64 levels deep');
+  if (Array.isArray(value)) return value.map((v) => detach(v, depth + 1));
+  if (value !== null && typeof value === 'object') {
+    const out = Object.create(null) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(value)) out[k] = detach(v, depth + 1);
+    return out;
+  }
+  return value;
+}
+
+/** Compiles a template; syntax errors are STEMS_TEMPLATE_SYNTAX with name:line:col. */
+export function compileTemplate(source: string, name: string): CompiledTemplate {
+  let compiled: Compiled;
+  try {
+    // precompile parses eagerly, so syntax errors surface here rather than at first render
+    env.precompile(source, COMPILE_OPTIONS);
+    compiled = env.compile(source, COMPILE_OPTIONS) as Compiled;
+  } catch (err) {
+    throw toTemplateError(err, name, 'compile');
+  }
+  return {
+    name,
+    render(context: TemplateContext): string {
+      try {
+        return compiled(detach(context), {
+          allowProtoPropertiesByDefault: false,
+          allowProtoMethodsByDefault: false,
+        });
+      } catch (err) {
+        throw toTemplateError(err, name, 'render');
+      }
+    },
+  };
+}
+
+export function renderTemplate(source: string, name: string, context: TemplateContext): string {
+  return compileTemplate(source, name).render(context);
+}
+
+/**
+ * Evaluates a `when:` condition (`facts.gpus`, `(eq facts.os.arch "x64")`)
+ * with Handlebars truthiness: an empty list is false.
+ */
+export function evaluateCondition(condition: string, name: string, context: TemplateContext): boolean {
+  if (/[{}]/.test(condition)) {
+    throw new StemsError('STEMS_TEMPLATE_SYNTAX', `${name}: a condition is an expression such as facts.gpus, without braces`);
+  }
+  return renderTemplate(`{{#if ${condition}}}1{{/if}}`, name, context) === '1';
+}
