@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DriftPolicy, OnFailurePolicy, RepoResource, Vars } from './resources.js';
+import { DriftPolicy, OnFailurePolicy, protoSafeRecord, RepoResource, Vars } from './resources.js';
 
 const Name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'names are lowercase letters, digits and "-" (like a hostname)');
 export const NodeName = Name;
@@ -27,8 +27,8 @@ export const ClusterFile = z.strictObject({
   apiVersion: z.literal('stems/v1'),
   cluster: ClusterName,
   vars: Vars.optional(),
-  nodes: z.record(NodeName, NodeSpec.nullable()),
-  groups: z.record(GroupName, GroupSpec.nullable()).optional(),
+  nodes: protoSafeRecord(NodeName, NodeSpec.nullable()),
+  groups: protoSafeRecord(GroupName, GroupSpec.nullable()).optional(),
   policy: Policy.optional(),
 });
 export type ClusterFile = z.infer<typeof ClusterFile>;

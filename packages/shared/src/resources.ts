@@ -17,7 +17,8 @@ function pathRefinement(check: (p: string) => string) {
 export const ManagedPath = z.string().superRefine(pathRefinement(assertManagedPath));
 export const RepoRelativePath = z.string().min(1).superRefine(pathRefinement(assertRepoRelativePath));
 
-export const FileMode = z.string().regex(/^0?[0-7]{3}$|^[0-7]{4}$/, 'mode must be an octal string such as "0644" (quote it in YAML)');
+const MODE_MESSAGE = 'mode must be an octal string such as "0644" (quote it in YAML: unquoted 0644 is the number 644)';
+export const FileMode = z.string({ error: MODE_MESSAGE }).regex(/^0?[0-7]{3}$|^[0-7]{4}$/, MODE_MESSAGE);
 export const AccountName = z.string().regex(/^([a-z_][a-z0-9_-]{0,31}\$?|\d{1,10})$/, 'must be a user/group name or a numeric id');
 export const UnitName = z
   .string()
@@ -35,12 +36,26 @@ export const DriftPolicy = z.enum(['enforce', 'report']);
 export const OnFailurePolicy = z.enum(['rollback', 'stop']);
 const Argv = z.array(z.string().min(1).max(4096)).min(1).max(256);
 
+/**
+ * A record that reports an own `__proto__` key. zod drops that key silently
+ * (so it cannot replace the result's prototype); for repo data silence would
+ * hide a mistake or an attack, so it becomes an issue on that key.
+ */
+export function protoSafeRecord<K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K, value: V) {
+  const guard = z.unknown().superRefine((input, ctx) => {
+    if (typeof input === 'object' && input !== null && Object.hasOwn(input, '__proto__')) {
+      ctx.addIssue({ code: 'custom', path: ['__proto__'], message: 'reserved name "__proto__"', params: { atKey: true } });
+    }
+  });
+  return guard.pipe(z.record(key, value));
+}
+
 /** Vars are free-form data: keys are checked so that no one smuggles `__proto__`. */
 const VarKey = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'variable names are letters, digits, "_" and "-"')
   .refine((k) => k !== '__proto__' && k !== 'constructor' && k !== 'prototype', 'reserved name');
-export const Vars = z.record(VarKey, z.unknown());
+export const Vars = protoSafeRecord(VarKey, z.unknown());
 export type Vars = z.infer<typeof Vars>;
 
 export const ResourcePolicy = z.strictObject({ drift: DriftPolicy.optional() });
@@ -112,7 +127,7 @@ export const RepoExecResource = z.strictObject({
   timeout: Duration.optional(),
   refreshonly: z.boolean().optional(),
   cwd: ManagedPath.optional(),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+  env: protoSafeRecord(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
   ...common,
 });
 export const RepoPackageResource = z.strictObject({
@@ -159,7 +174,13 @@ export const RepoResource = z.custom<RepoResource>().superRefine((value, ctx) =>
   if (result.success) return;
   for (const issue of result.error.issues) {
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: `unknown key "${key}"` });
+      for (const key of issue.keys)
+        ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: `unknown key "${key}"`, params: { atKey: true } });
+    } else if (issue.code === 'invalid_key') {
+      // Keep the key's own reason ("reserved name"), which a plain custom issue would lose.
+      const key = String(issue.path[issue.path.length - 1]);
+      const why = issue.issues.map((i) => i.message).join('; ');
+      ctx.addIssue({ code: 'custom', path: issue.path, message: `invalid name "${key}": ${why}`, params: { atKey: true } });
     } else {
       ctx.addIssue({ ...issue, code: 'custom' });
     }

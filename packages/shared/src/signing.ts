@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import nacl from 'tweetnacl';
 import { z } from 'zod';
@@ -32,11 +32,22 @@ export function encodePublicKey(publicKey: Uint8Array): string {
   return KEY_PREFIX + Buffer.from(publicKey).toString('base64');
 }
 
+/**
+ * Decodes base64 only when `text` is the one canonical encoding of exactly
+ * `length` bytes. Node ignores the spare low bits of the last character, so
+ * without the round trip several texts would decode to the same signature.
+ */
+function decodeBase64Strict(text: string, length: number): Buffer | undefined {
+  if (!B64.test(text)) return undefined;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.length === length && bytes.toString('base64') === text ? bytes : undefined;
+}
+
 export function decodePublicKey(text: string): Uint8Array {
   const trimmed = text.trim();
   const b64 = trimmed.startsWith(KEY_PREFIX) ? trimmed.slice(KEY_PREFIX.length) : trimmed;
-  const bytes = B64.test(b64) ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
-  if (bytes.length !== nacl.sign.publicKeyLength) {
+  const bytes = decodeBase64Strict(b64, nacl.sign.publicKeyLength);
+  if (bytes === undefined) {
     throw new StemsError('STEMS_KEY_INVALID', `Not an ed25519 public key: ${JSON.stringify(trimmed.slice(0, 80))}`, {
       hint: 'Copy the key exactly as `hub key` prints it, e.g. ed25519:AbC…=',
     });
@@ -100,10 +111,24 @@ export function signBytes(bytes: Uint8Array, secretKey: Uint8Array): string {
   return Buffer.from(nacl.sign.detached(bytes, secretKey)).toString('base64');
 }
 
+/**
+ * Verifies an ed25519 signature (base64 text) over `bytes`. Uses node's
+ * OpenSSL rather than tweetnacl: it is ~70x faster (an 8 MiB bundle verifies
+ * in ms, not half a second) and it rejects a non-canonical S (S + L), which
+ * tweetnacl accepts, so one signature has exactly one accepted form.
+ */
 export function verifyBytes(bytes: Uint8Array, signature: string, publicKey: Uint8Array): boolean {
-  const sig = B64.test(signature) ? Buffer.from(signature, 'base64') : Buffer.alloc(0);
-  if (sig.length !== nacl.sign.signatureLength || publicKey.length !== nacl.sign.publicKeyLength) return false;
-  return nacl.sign.detached.verify(bytes, sig, publicKey);
+  const sig = decodeBase64Strict(signature, nacl.sign.signatureLength);
+  if (sig === undefined || publicKey.length !== nacl.sign.publicKeyLength) return false;
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey).toString('base64url') }, format: 'jwk' });
+  } catch (err) {
+    // 32 bytes that are not a curve point: no signature can verify against them
+    if (err instanceof Error) return false;
+    throw err;
+  }
+  return cryptoVerify(null, bytes, key, sig);
 }
 
 /** Signs the exact payload text; the envelope carries that text unchanged. */
@@ -135,7 +160,9 @@ function malformed(message: string, cause?: unknown): StemsError {
 
 function parseEnvelope(input: string | Uint8Array): BundleEnvelope {
   const size = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
-  if (size > MAX_BUNDLE_BYTES + 4096) throw malformed(`Bundle envelope is ${size} bytes, over the ${MAX_BUNDLE_BYTES}-byte cap`);
+  // The payload travels as a JSON string, where escaping can double it.
+  const cap = 2 * MAX_BUNDLE_BYTES + 4096;
+  if (size > cap) throw malformed(`Bundle envelope is ${size} bytes, over the ${cap}-byte cap`);
   let raw: unknown;
   try {
     raw = JSON.parse(typeof input === 'string' ? input : Buffer.from(input).toString('utf8'));

@@ -1,4 +1,5 @@
 import Handlebars from 'handlebars';
+import { findViolations } from './_template-ast.js';
 import { StemsError } from './errors.js';
 
 /**
@@ -25,6 +26,11 @@ function num(value: unknown, helper: string): number {
   return n;
 }
 
+/** Truth as {{#if}} sees it, so `(and facts.gpus …)` agrees with `{{#if facts.gpus}}`: an empty list is false. */
+function truthy(value: unknown): boolean {
+  return Array.isArray(value) ? value.length > 0 : Boolean(value);
+}
+
 /** Handlebars passes an options object as the last argument; strip it. */
 function args(list: unknown[]): unknown[] {
   return list.slice(0, -1);
@@ -37,9 +43,9 @@ const helpers: Record<string, Helper> = {
   lte: (...a) => num(args(a)[0], 'lte') <= num(args(a)[1], 'lte'),
   gt: (...a) => num(args(a)[0], 'gt') > num(args(a)[1], 'gt'),
   gte: (...a) => num(args(a)[0], 'gte') >= num(args(a)[1], 'gte'),
-  and: (...a) => args(a).every(Boolean),
-  or: (...a) => args(a).some(Boolean),
-  not: (...a) => !args(a)[0],
+  and: (...a) => args(a).every(truthy),
+  or: (...a) => args(a).some(truthy),
+  not: (...a) => !truthy(args(a)[0]),
   /** `{{default vars.port 8080}}`: the first value that is not undefined/null/"". */
   default: (...a) => args(a).find((v) => v !== undefined && v !== null && v !== ''),
   /** `{{join list ", "}}` */
@@ -109,10 +115,14 @@ for (const [name, fn] of Object.entries(helpers)) env.registerHelper(name, fn);
 /** Names of the helpers templates may use, for docs and tests. */
 export const TEMPLATE_HELPERS = Object.freeze(['if', 'unless', 'each', 'with', ...Object.keys(helpers)]);
 
+const HELPER_NAMES: ReadonlySet<string> = new Set(TEMPLATE_HELPERS);
+
 const COMPILE_OPTIONS = {
   noEscape: true,
   strict: true,
   knownHelpersOnly: false,
+  // unregistered above: never compile direct calls to them
+  knownHelpers: { log: false, lookup: false },
   preventIndent: true,
 } as const;
 
@@ -147,6 +157,24 @@ function toTemplateError(err: unknown, name: string, phase: 'compile' | 'render'
       details: { template: name, variable, line: Number(line), col: Number(col) + 1 },
     });
   }
+  // A missing parent in a helper argument ({{#if nope.deeper}}) is a missing variable too.
+  const parent = /^Cannot read properties of (?:undefined|null) \(reading '(.+)'\)$/.exec(message);
+  if (phase === 'render' && parent) {
+    return new StemsError('STEMS_TEMPLATE_MISSING_VAR', `${name}: the object holding "${parent[1]}" is not defined`, {
+      cause: err,
+      hint: 'Check the path (vars.…, facts.…); guard optional parts with {{#if}} one level at a time.',
+      details: { template: name, variable: parent[1] },
+    });
+  }
+  const parse = /^Parse error on line (\d+):\n(.*)\n-*\^\n.*got '(.+)'/.exec(message);
+  if (parse) {
+    const [, line, near, got] = parse;
+    return new StemsError('STEMS_TEMPLATE_SYNTAX', `${name}:${line}: syntax error near ${JSON.stringify(near)} (unexpected ${got})`, {
+      cause: err,
+      hint: 'Check the braces: every {{ needs }}, every {{#block}} its {{/block}}.',
+      details: { template: name, line: Number(line) },
+    });
+  }
   const pos = lineOf(err);
   const where = pos.line === undefined ? name : `${name}:${pos.line}:${pos.column ?? 1}`;
   const first = message.split('\n')[0];
@@ -165,6 +193,10 @@ function detach(value: unknown, depth = 0): unknown {
   if (value !== null && typeof value === 'object') {
     const out = Object.create(null) as Record<string, unknown>;
     for (const [k, v] of Object.entries(value)) out[k] = detach(v, depth + 1);
+    // Handlebars' strict lookup builds its message with `'not defined in ' + obj`;
+    // an object with no prototype cannot become a string, which would turn a
+    // missing variable into a TypeError. A symbol key is invisible to lookups.
+    Object.defineProperty(out, Symbol.toPrimitive, { value: () => '[object]', enumerable: false });
     return out;
   }
   return value;
@@ -173,10 +205,23 @@ function detach(value: unknown, depth = 0): unknown {
 /** Compiles a template; syntax errors are STEMS_TEMPLATE_SYNTAX with name:line:col. */
 export function compileTemplate(source: string, name: string): CompiledTemplate {
   let compiled: Compiled;
+  let ast: hbs.AST.Program;
   try {
-    // precompile parses eagerly, so syntax errors surface here rather than at first render
-    env.precompile(source, COMPILE_OPTIONS);
-    compiled = env.compile(source, COMPILE_OPTIONS) as Compiled;
+    // parsing eagerly makes syntax errors surface here rather than at first render
+    ast = env.parse(source);
+  } catch (err) {
+    throw toTemplateError(err, name, 'compile');
+  }
+  const violation = findViolations(ast, HELPER_NAMES)[0];
+  if (violation) {
+    throw new StemsError('STEMS_TEMPLATE_SYNTAX', `${name}:${violation.line}:${violation.col}: ${violation.message}`, {
+      hint: 'Templates use variables, facts, {{#if}}/{{#each}}/{{#with}}/{{#unless}} and the documented helpers only.',
+      details: { template: name, line: violation.line, col: violation.col },
+    });
+  }
+  try {
+    env.precompile(ast, COMPILE_OPTIONS);
+    compiled = env.compile(ast, COMPILE_OPTIONS) as Compiled;
   } catch (err) {
     throw toTemplateError(err, name, 'compile');
   }

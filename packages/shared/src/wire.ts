@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BundleEnvelope } from './bundle.js';
+import { BundleEnvelope, MAX_BUNDLE_BYTES } from './bundle.js';
 import { NodeName } from './cluster.js';
 import { Facts } from './facts.js';
 import { ApplyReport, DriftReport, HealthSample, WireError } from './reports.js';
@@ -8,8 +8,12 @@ import { ApplyReport, DriftReport, HealthSample, WireError } from './reports.js'
 export const WIRE_VERSION = 1;
 /** Path of the agent endpoint under the hub's base URL. */
 export const AGENT_WS_PATH = '/api/v1/agent';
-/** Largest frame either side accepts. @default 8 MiB */
-export const MAX_FRAME_BYTES = 8 * 1024 * 1024 + 64 * 1024;
+/**
+ * Largest frame either side accepts, in bytes. A bundle frame carries the
+ * payload JSON text as a JSON string, where every `"` becomes `\"`: up to
+ * twice MAX_BUNDLE_BYTES, plus room for the envelope. @default 16 MiB + 64 KiB
+ */
+export const MAX_FRAME_BYTES = 2 * MAX_BUNDLE_BYTES + 64 * 1024;
 
 const Nonce = z.string().regex(/^[A-Za-z0-9_-]{32,128}$/, 'a base64url nonce');
 const B64 = z

@@ -35,8 +35,24 @@ export interface LoadedRepo {
 function schemaProblems(error: z.ZodError, yaml: ParsedYaml): RepoProblem[] {
   return error.issues.map((issue) => {
     const path = issue.path as PathSegment[];
-    const stemsCode = (issue as { params?: { stemsCode?: unknown } }).params?.stemsCode;
+    const params = issue.code === 'custom' ? issue.params : undefined;
+    const stemsCode = params?.stemsCode;
     const code = isErrorCode(stemsCode) ? stemsCode : 'STEMS_REPO_SCHEMA';
+    // Problems about a key itself (unknown, reserved) point at the key, not its value.
+    const last = path[path.length - 1];
+    if (params?.atKey === true && typeof last === 'string') {
+      return { code, file: yaml.file, ...yaml.locate(path.slice(0, -1), last), message: `${formatPath(path)}: ${issue.message}` };
+    }
+    if (issue.code === 'invalid_key' && typeof last === 'string') {
+      // A record key that breaks its rule (`constructor` as a var name): say why, at the key.
+      const why = issue.issues.map((i) => i.message).join('; ');
+      return {
+        code,
+        file: yaml.file,
+        ...yaml.locate(path.slice(0, -1), last),
+        message: `${formatPath(path)}: invalid name "${last}": ${why}`,
+      };
+    }
     if (issue.code === 'unrecognized_keys') {
       const key = issue.keys[0] ?? '';
       const where = formatPath([...path, key]);
@@ -66,9 +82,11 @@ async function readYaml(reader: RepoReader, path: string): Promise<{ yaml?: Pars
 
 /** Every role a node gets, in order: implicit group `all`, its groups, then its own roles. */
 export function rolesOfNode(cluster: ClusterFile, node: string): string[] {
-  const spec = cluster.nodes[node] ?? {};
+  // Own properties only: a node or group called "constructor" must not reach Object.prototype.
+  const spec = (Object.hasOwn(cluster.nodes, node) ? cluster.nodes[node] : undefined) ?? {};
+  const groupSpecs = cluster.groups ?? {};
   const groups = ['all', ...(spec.groups ?? []).filter((g) => g !== 'all')];
-  const roles = groups.flatMap((g) => cluster.groups?.[g]?.roles ?? []);
+  const roles = groups.flatMap((g) => (Object.hasOwn(groupSpecs, g) ? groupSpecs[g]?.roles : undefined) ?? []);
   return [...new Set([...roles, ...(spec.roles ?? [])])];
 }
 

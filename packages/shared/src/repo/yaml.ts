@@ -1,4 +1,4 @@
-import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import type { ErrorCode } from '../errors.js';
 
 /** A problem in a repository file, with its position (1-based). */
@@ -52,6 +52,12 @@ function rangeStart(node: unknown): number | undefined {
   return Array.isArray(range) ? range[0] : undefined;
 }
 
+/** The key text that starts at `offset` (yaml reports a duplicate key by its first character). */
+function keyAt(text: string, offset: number): string {
+  const match = /^("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^:,{}[\]\n]+)/.exec(text.slice(offset, offset + 512));
+  return (match?.[1] ?? '').trim();
+}
+
 /**
  * Parses YAML keeping positions. Syntax errors, duplicate keys and alias
  * bombs come back as problems with file:line:col and code STEMS_REPO_YAML.
@@ -72,16 +78,39 @@ export function parseYaml(text: string, file: string): { parsed?: ParsedYaml; pr
         code: 'STEMS_REPO_YAML',
         file,
         ...at(e.pos[0]),
-        message: e.message.split('\n')[0] ?? 'YAML error',
+        message:
+          e.code === 'DUPLICATE_KEY'
+            ? `duplicate key ${JSON.stringify(keyAt(text, e.pos[0]))}`
+            : (e.message.split('\n')[0] ?? 'YAML error'),
       })),
     };
+  }
+  // Count aliases before expanding anything: a billion-laughs file is refused
+  // with the position of the alias that goes over the limit, in microseconds.
+  let aliases = 0;
+  let excess: number | undefined;
+  let firstAlias: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      aliases++;
+      firstAlias ??= rangeStart(node);
+      if (aliases <= MAX_YAML_ALIASES) return undefined;
+      excess = rangeStart(node) ?? 0;
+      return visit.BREAK;
+    },
+  });
+  if (excess !== undefined) {
+    const message = `too many aliases (more than ${MAX_YAML_ALIASES} "*" references); the file looks like a YAML bomb`;
+    return { problems: [{ code: 'STEMS_REPO_YAML', file, ...at(excess), message }] };
   }
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    return { problems: [{ code: 'STEMS_REPO_YAML', file, line: 1, col: 1, message: `${message} (at most ${MAX_YAML_ALIASES} aliases)` }] };
+    // yaml counts expanded aliases: few "*" that expand exponentially end here
+    const where = at(firstAlias ?? 0);
+    return { problems: [{ code: 'STEMS_REPO_YAML', file, ...where, message: `${message} (at most ${MAX_YAML_ALIASES} aliases)` }] };
   }
   const locate = (path: readonly PathSegment[], key?: string) => {
     let node: unknown = doc.contents;

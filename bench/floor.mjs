@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// The floor: a plain Node script that only renders, writes (temp + rename)
+// and hashes N files, with no config management around it. Our agent is
+// measured against it (bench/RESULTS.md). Usage: node bench/floor.mjs ROOT N
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname, cpus } from 'node:os';
+import { join } from 'node:path';
+
+const [root, count = '1000'] = process.argv.slice(2);
+const dir = join(root, 'etc/bench');
+mkdirSync(dir, { recursive: true });
+const facts = { hostname: hostname(), cores: cpus().length };
+const render = (i) => `# file ${i} on ${facts.hostname} (${facts.cores} cores)\nname = item-${i}\nvalue = ${i * 7}\n`;
+let written = 0;
+for (let i = 0; i < Number(count); i++) {
+  const path = join(dir, `file-${i}.conf`);
+  const want = render(i);
+  let have;
+  try {
+    have = readFileSync(path);
+  } catch {}
+  const hash = (b) => createHash('sha256').update(b).digest('hex');
+  if (have && hash(have) === hash(want)) continue;
+  writeFileSync(`${path}.tmp`, want, { mode: 0o644 });
+  renameSync(`${path}.tmp`, path);
+  written++;
+}
+console.log(JSON.stringify({ written }));

@@ -1,0 +1,211 @@
+import { AgentMessage, challengeText, encodePublicKey, generateKeyPair, type KeyPair, makeFrame, parseFrame, signBytes, verifyBytes } from '@stems/shared';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { HubConnection, type HubConnectionHandlers } from './client.js';
+
+/*
+ * These tests script the hub side of the protocol on a real loopback `ws`
+ * server, to reach cases the real hub never produces (a wrong hub key, a
+ * forged welcome, garbage frames). The round trip with the real hub is in
+ * daemon/hub-roundtrip.test.ts and the end-to-end suite.
+ */
+const log = pino({ level: 'silent' });
+const NONCE = 'n'.repeat(43);
+
+interface ScriptedHub {
+  url: string;
+  key: KeyPair;
+  /** Every parsed agent frame, in order. */
+  received: AgentMessage[];
+  connections: number;
+  sockets: WebSocket[];
+  close(): Promise<void>;
+}
+
+type Script = (ws: WebSocket, msg: AgentMessage, hub: ScriptedHub) => void;
+
+const send = (ws: WebSocket, type: string, payload: unknown) => ws.send(makeFrame(type, payload, 'h1'));
+
+/** A hub that challenges with `offerKey` and answers hello per `script`. */
+async function scriptedHub(opts: { offerKey?: string; script?: Script } = {}): Promise<ScriptedHub> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/api/v1/agent' });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const address = wss.address();
+  if (typeof address === 'string') throw new TypeError('expected a TCP address');
+  const hub: ScriptedHub = {
+    url: `ws://127.0.0.1:${address.port}/api/v1/agent`,
+    key: generateKeyPair(),
+    received: [],
+    connections: 0,
+    sockets: [],
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of hub.sockets) s.terminate();
+        wss.close(() => resolve());
+      }),
+  };
+  wss.on('connection', (ws) => {
+    hub.connections++;
+    hub.sockets.push(ws);
+    ws.on('message', (data: Buffer) => {
+      const parsed = parseFrame(AgentMessage, data);
+      if (!parsed.ok) throw new Error(parsed.error.message);
+      hub.received.push(parsed.message);
+      opts.script?.(ws, parsed.message, hub);
+    });
+    send(ws, 'challenge', { nonce: NONCE, hubKey: opts.offerKey ?? encodePublicKey(hub.key.publicKey) });
+  });
+  return hub;
+}
+
+/** The honest answer: check the agent's signature, prove our key, welcome. */
+const welcome: Script = (ws, msg, hub) => {
+  if (msg.type !== 'hello') return;
+  const { node, publicKey, sig, nonce } = msg.payload;
+  const ok = verifyBytes(Buffer.from(challengeText('agent', NONCE, node)), sig, Buffer.from(publicKey.slice(8), 'base64'));
+  if (!ok) throw new Error('agent signature did not verify');
+  send(ws, 'welcome', { node, cluster: 'colab', serial: 3, hubSig: signBytes(Buffer.from(challengeText('hub', nonce, node)), hub.key.secretKey) });
+};
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function connect(hub: ScriptedHub, handlers: HubConnectionHandlers, extra: { pinned?: string; backoffMaxMs?: number } = {}) {
+  const conn = new HubConnection({
+    wsUrl: hub.url,
+    node: 'projector',
+    keyPair: generateKeyPair(),
+    hubKey: extra.pinned ?? encodePublicKey(hub.key.publicKey),
+    agentVersion: '0.0.0-test',
+    lastSerial: () => 2,
+    joinToken: () => 'jt_once',
+    backoffMinMs: 20,
+    backoffMaxMs: extra.backoffMaxMs ?? 100,
+    stableMs: 60_000,
+    pingMs: 60_000,
+    log,
+    handlers,
+  });
+  cleanups.push(() => conn.stop());
+  conn.start();
+  return conn;
+}
+
+const until = async (check: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('HubConnection handshake', () => {
+  it('answers the challenge, verifies the hub, becomes ready and sends', async () => {
+    const hub = await scriptedHub({ script: welcome });
+    cleanups.push(() => hub.close());
+    const welcomes: unknown[] = [];
+    const conn = connect(hub, { welcome: (w) => welcomes.push(w) });
+    await until(() => conn.ready);
+    expect(welcomes).toEqual([{ node: 'projector', cluster: 'colab', serial: 3, hubSig: expect.any(String) }]);
+    expect(hub.received[0]).toMatchObject({ type: 'hello', payload: { node: 'projector', lastSerial: 2, joinToken: 'jt_once', agentVersion: '0.0.0-test' } });
+    expect(conn.send('bundle.get', {})).toBe(true);
+    await until(() => hub.received.length === 2);
+    expect(hub.received[1]?.type).toBe('bundle.get');
+  });
+
+  it('refuses a hub whose key is not the pinned one and retries only after backoffMaxMs', async () => {
+    const impostor = encodePublicKey(generateKeyPair().publicKey);
+    const hub = await scriptedHub({ offerKey: impostor, script: welcome });
+    cleanups.push(() => hub.close());
+    const refusals: string[] = [];
+    const conn = connect(hub, { refused: (err) => refusals.push(err.code) }, { backoffMaxMs: 400 });
+    await until(() => refusals.length === 1);
+    expect(refusals).toEqual(['STEMS_HUB_KEY_MISMATCH']);
+    expect(hub.received).toEqual([]); // no hello, no signature handed to an impostor
+    expect(conn.ready).toBe(false);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(hub.connections).toBe(1); // not retried fast
+    await until(() => hub.connections === 2, 2000);
+  });
+
+  it('refuses a welcome not signed by the pinned key', async () => {
+    const forger = generateKeyPair();
+    const hub = await scriptedHub({
+      script: (ws, msg) => {
+        if (msg.type !== 'hello') return;
+        const hubSig = signBytes(Buffer.from(challengeText('hub', msg.payload.nonce, 'projector')), forger.secretKey);
+        send(ws, 'welcome', { node: 'projector', cluster: 'colab', serial: 0, hubSig });
+      },
+    });
+    cleanups.push(() => hub.close());
+    const refusals: string[] = [];
+    const welcomes: unknown[] = [];
+    const conn = connect(hub, { refused: (err) => refusals.push(err.code), welcome: (w) => welcomes.push(w) });
+    await until(() => refusals.length === 1);
+    expect(welcomes).toEqual([]);
+    expect(conn.ready).toBe(false);
+  });
+
+  it('waits while pending, then becomes ready when the hub welcomes', async () => {
+    let helloNonce = '';
+    let socket: WebSocket | undefined;
+    const hub = await scriptedHub({
+      script: (ws, msg) => {
+        if (msg.type !== 'hello') return;
+        helloNonce = msg.payload.nonce;
+        socket = ws;
+        send(ws, 'pending', { fingerprint: 'SHA256:abc' });
+      },
+    });
+    cleanups.push(() => hub.close());
+    const pending: string[] = [];
+    const conn = connect(hub, { pending: (fp) => pending.push(fp) });
+    await until(() => pending.length === 1);
+    expect(conn.phase).toBe('pending');
+    expect(conn.send('bundle.get', {})).toBe(false);
+    const hubSig = signBytes(Buffer.from(challengeText('hub', helloNonce, 'projector')), hub.key.secretKey);
+    if (!socket) throw new Error('no socket');
+    send(socket, 'welcome', { node: 'projector', cluster: 'colab', serial: 0, hubSig });
+    await until(() => conn.ready);
+  });
+
+  it('answers a malformed frame with an error frame and stays up', async () => {
+    const hub = await scriptedHub({
+      script: (ws, msg) => {
+        welcome(ws, msg, hub);
+        if (msg.type === 'hello') ws.send('{"v":1,"type":"nonsense"}');
+      },
+    });
+    cleanups.push(() => hub.close());
+    const conn = connect(hub, {});
+    await until(() => hub.received.some((m) => m.type === 'error'));
+    expect(hub.received.find((m) => m.type === 'error')).toMatchObject({ payload: { code: 'STEMS_WIRE_MALFORMED' } });
+    await until(() => conn.ready);
+  });
+
+  it('reconnects with backoff after the hub drops the connection', async () => {
+    const hub = await scriptedHub({ script: welcome });
+    cleanups.push(() => hub.close());
+    const disconnects: boolean[] = [];
+    const conn = connect(hub, { disconnected: (d) => disconnects.push(d.wasReady) });
+    await until(() => conn.ready);
+    hub.sockets[0]?.terminate();
+    await until(() => disconnects.length === 1);
+    expect(disconnects).toEqual([true]);
+    await until(() => hub.connections === 2 && conn.ready);
+  });
+
+  it('stop() closes the socket and stops reconnecting', async () => {
+    const hub = await scriptedHub({ script: welcome });
+    cleanups.push(() => hub.close());
+    const conn = connect(hub, {});
+    await until(() => conn.ready);
+    await conn.stop();
+    expect(conn.ready).toBe(false);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(hub.connections).toBe(1);
+  });
+});

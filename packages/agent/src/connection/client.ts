@@ -1,0 +1,302 @@
+import { randomBytes } from 'node:crypto';
+import {
+  type AgentMessage,
+  type AgentMessageOf,
+  challengeText,
+  decodePublicKey,
+  encodePublicKey,
+  HubMessage,
+  type HubMessageOf,
+  isStemsError,
+  type KeyPair,
+  MAX_FRAME_BYTES,
+  makeFrame,
+  parseFrame,
+  signBytes,
+  StemsError,
+  verifyBytes,
+  type WireError,
+} from '@stems/shared';
+import type { Logger } from 'pino';
+import type WebSocket from 'ws';
+import { Backoff } from './backoff.js';
+
+export interface HubConnectionHandlers {
+  /** The hub knows the key but has not accepted it yet; it sends welcome once accepted. */
+  pending?(fingerprint: string): void;
+  /** Authenticated both ways; frames can flow. */
+  welcome?(welcome: HubMessageOf<'welcome'>['payload']): void;
+  /** Any frame after welcome: bundle.available, bundle, bundle.none, ack, error. */
+  message?(message: HubMessage): void;
+  /** The hub refused us or is not our hub: the next attempt waits backoffMaxMs. */
+  refused?(err: StemsError): void;
+  disconnected?(info: { code: number; reason: string; wasReady: boolean }): void;
+}
+
+export interface HubConnectionOptions {
+  /** ws(s)://…/api/v1/agent */
+  wsUrl: string;
+  node: string;
+  keyPair: KeyPair;
+  /** The pinned hub key, `ed25519:<base64>`. */
+  hubKey: string;
+  agentVersion: string;
+  /** Highest accepted serial, read at each hello. */
+  lastSerial(): number;
+  /** A one-time join token to present in hello, if any. */
+  joinToken?(): string | undefined;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  /** Open this long after welcome → backoff resets. */
+  stableMs: number;
+  /** Ping period; no pong by the next ping terminates the socket. */
+  pingMs: number;
+  /** HTTP upgrade timeout. @default 10000 */
+  connectTimeoutMs?: number;
+  log: Logger;
+  handlers: HubConnectionHandlers;
+  random?: () => number;
+}
+
+type Phase = 'idle' | 'connecting' | 'hello-sent' | 'pending' | 'ready';
+const SLOW_RETRY_CODES = new Set(['STEMS_NODE_REJECTED', 'STEMS_WIRE_AUTH_FAILED', 'STEMS_TOKEN_INVALID', 'STEMS_HUB_KEY_MISMATCH']);
+
+type WsModule = typeof import('ws');
+let wsModule: Promise<WsModule> | undefined;
+
+/**
+ * The agent's one outbound websocket to its hub: handshake (challenge → hello →
+ * pending/welcome, both sides proven), reconnect with jittered capped backoff,
+ * client-side pings. It never applies anything; the daemon reacts to handlers.
+ */
+export class HubConnection {
+  readonly #opts: HubConnectionOptions;
+  readonly #backoff: Backoff;
+  readonly #pinned: Uint8Array;
+  #ws: WebSocket | undefined;
+  #phase: Phase = 'idle';
+  #stopped = true;
+  #slowRetry = false;
+  #agentNonce = '';
+  #frameSeq = 0;
+  #generation = 0;
+  #alive = true;
+  #timers = new Set<NodeJS.Timeout>();
+  #pingTimer: NodeJS.Timeout | undefined;
+  #closed: Promise<void> = Promise.resolve();
+
+  constructor(opts: HubConnectionOptions) {
+    this.#opts = opts;
+    this.#pinned = decodePublicKey(opts.hubKey);
+    this.#backoff = new Backoff({ backoffMinMs: opts.backoffMinMs, backoffMaxMs: opts.backoffMaxMs, ...(opts.random ? { random: opts.random } : {}) });
+  }
+
+  get ready(): boolean {
+    return this.#phase === 'ready';
+  }
+
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    void this.#connect();
+  }
+
+  /** Closes the socket and stops reconnecting; resolves once the socket is closed. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    clearInterval(this.#pingTimer);
+    const ws = this.#ws;
+    if (ws && ws.readyState !== ws.CLOSED) {
+      const force = setTimeout(() => ws.terminate(), 2_000);
+      ws.close(1000, 'agent stopping');
+      await this.#closed;
+      clearTimeout(force);
+    }
+  }
+
+  /** Sends a message once authenticated; false when not connected (the caller queues). */
+  send<T extends AgentMessage['type']>(type: T, payload: AgentMessageOf<T>['payload']): boolean {
+    if (this.#phase !== 'ready' || !this.#ws) return false;
+    this.#raw(type, payload);
+    return true;
+  }
+
+  #raw(type: string, payload: unknown): void {
+    this.#ws?.send(makeFrame(type, payload, `a${++this.#frameSeq}`));
+  }
+
+  #later(fn: () => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      fn();
+    }, ms);
+    this.#timers.add(t);
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#stopped) return;
+    wsModule ??= import('ws');
+    const { WebSocket } = await wsModule;
+    if (this.#stopped) return;
+    this.#phase = 'connecting';
+    this.#alive = true;
+    this.#generation++;
+    const log = this.#opts.log;
+    log.debug({ url: this.#opts.wsUrl }, 'connecting to hub');
+    const ws = new WebSocket(this.#opts.wsUrl, {
+      maxPayload: MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+      handshakeTimeout: this.#opts.connectTimeoutMs ?? 10_000,
+    });
+    this.#ws = ws;
+    let resolveClosed: () => void = () => {};
+    this.#closed = new Promise((r) => {
+      resolveClosed = r;
+    });
+    // Handlers are attached synchronously, before any await (STYLE 7).
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on('pong', () => {
+      this.#alive = true;
+    });
+    ws.on('error', (err) => log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'hub connection error'));
+    ws.on('close', (code, reason) => {
+      resolveClosed();
+      this.#onClose(code, reason.toString('utf8'));
+    });
+    ws.on('open', () => {
+      this.#pingTimer = setInterval(() => {
+        if (!this.#alive) {
+          log.warn('hub missed a pong; dropping the connection');
+          ws.terminate();
+          return;
+        }
+        this.#alive = false;
+        ws.ping();
+      }, this.#opts.pingMs);
+    });
+  }
+
+  #onClose(code: number, reason: string): void {
+    clearInterval(this.#pingTimer);
+    const wasReady = this.#phase === 'ready';
+    this.#phase = 'idle';
+    this.#ws = undefined;
+    this.#opts.handlers.disconnected?.({ code, reason, wasReady });
+    if (this.#stopped) return;
+    const delayMs = this.#slowRetry ? this.#backoff.max() : this.#backoff.next();
+    this.#slowRetry = false;
+    this.#opts.log.info({ code, reason, delayMs }, 'hub connection closed; reconnecting');
+    this.#later(() => void this.#connect(), delayMs);
+  }
+
+  #refuse(err: StemsError): void {
+    this.#slowRetry = true;
+    this.#opts.log.error({ err: err.toJSON() }, 'hub refused or not trusted');
+    this.#opts.handlers.refused?.(err);
+    this.#ws?.close(4000, err.code);
+  }
+
+  #protocolError(error: WireError): void {
+    this.#opts.log.warn({ error }, 'bad frame from hub');
+    this.#raw('error', error);
+  }
+
+  #onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    this.#alive = true;
+    if (isBinary || !Buffer.isBuffer(data)) {
+      this.#protocolError({ code: 'STEMS_WIRE_MALFORMED', message: 'Binary frames are not part of the protocol' });
+      return;
+    }
+    const parsed = parseFrame(HubMessage, data);
+    if (!parsed.ok) {
+      this.#protocolError(parsed.error);
+      return;
+    }
+    const msg = parsed.message;
+    switch (msg.type) {
+      case 'challenge':
+        return this.#onChallenge(msg);
+      case 'pending':
+        if (this.#phase !== 'hello-sent' && this.#phase !== 'pending') return this.#unexpected(msg.type);
+        this.#phase = 'pending';
+        this.#opts.log.info({ fingerprint: msg.payload.fingerprint }, 'node key pending acceptance on the hub');
+        this.#opts.handlers.pending?.(msg.payload.fingerprint);
+        return;
+      case 'welcome':
+        return this.#onWelcome(msg);
+      case 'error':
+        if (this.#phase !== 'ready') {
+          const err = new StemsError(msg.payload.code, msg.payload.message, { ...(msg.payload.hint ? { hint: msg.payload.hint } : {}) });
+          if (SLOW_RETRY_CODES.has(msg.payload.code)) return this.#refuse(err);
+          this.#opts.log.warn({ error: msg.payload }, 'hub sent an error during the handshake');
+          return;
+        }
+        this.#opts.handlers.message?.(msg);
+        return;
+      default:
+        if (this.#phase !== 'ready') return this.#unexpected(msg.type);
+        this.#opts.handlers.message?.(msg);
+    }
+  }
+
+  #unexpected(type: string): void {
+    this.#protocolError({ code: 'STEMS_WIRE_UNEXPECTED', message: `Unexpected ${type} in phase ${this.#phase}` });
+  }
+
+  #onChallenge(msg: HubMessageOf<'challenge'>): void {
+    if (this.#phase !== 'connecting') return this.#unexpected(msg.type);
+    let offered: Uint8Array | undefined;
+    try {
+      offered = decodePublicKey(msg.payload.hubKey);
+    } catch (err) {
+      if (!isStemsError(err)) throw err;
+      offered = undefined; // an undecodable key is simply not ours; refused below
+    }
+    if (!offered || !Buffer.from(offered).equals(Buffer.from(this.#pinned))) {
+      return this.#refuse(
+        new StemsError('STEMS_HUB_KEY_MISMATCH', `Hub at ${this.#opts.wsUrl} presented key ${msg.payload.hubKey}, not the pinned ${this.#opts.hubKey}`, {
+          hint: 'Check the hub URL. If the hub key was rotated on purpose, re-enroll with the new key (`hub key` prints it).',
+        }),
+      );
+    }
+    const { node, keyPair } = this.#opts;
+    this.#agentNonce = randomBytes(32).toString('base64url');
+    const joinToken = this.#opts.joinToken?.();
+    this.#raw('hello', {
+      node,
+      publicKey: encodePublicKey(keyPair.publicKey),
+      sig: signBytes(Buffer.from(challengeText('agent', msg.payload.nonce, node)), keyPair.secretKey),
+      nonce: this.#agentNonce,
+      agentVersion: this.#opts.agentVersion,
+      lastSerial: this.#opts.lastSerial(),
+      ...(joinToken ? { joinToken } : {}),
+    });
+    this.#phase = 'hello-sent';
+  }
+
+  #onWelcome(msg: HubMessageOf<'welcome'>): void {
+    if (this.#phase !== 'hello-sent' && this.#phase !== 'pending') return this.#unexpected(msg.type);
+    const { node } = this.#opts;
+    const proof = Buffer.from(challengeText('hub', this.#agentNonce, node));
+    if (msg.payload.node !== node || !verifyBytes(proof, msg.payload.hubSig, this.#pinned)) {
+      return this.#refuse(
+        new StemsError('STEMS_HUB_KEY_MISMATCH', `Hub at ${this.#opts.wsUrl} could not prove it holds the pinned key`, {
+          hint: 'Something answered in the hub’s place. Check the hub URL and the network path.',
+        }),
+      );
+    }
+    this.#phase = 'ready';
+    this.#opts.log.info({ cluster: msg.payload.cluster, serial: msg.payload.serial }, 'connected to hub');
+    const generation = this.#generation;
+    this.#later(() => {
+      if (this.#phase === 'ready' && this.#generation === generation) this.#backoff.reset();
+    }, this.#opts.stableMs);
+    this.#opts.handlers.welcome?.(msg.payload);
+  }
+}

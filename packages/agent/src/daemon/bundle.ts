@@ -1,0 +1,147 @@
+import {
+  type ApplyReport,
+  type BundlePayload,
+  decodePublicKey,
+  isStemsError,
+  type StemsError,
+  toStemsError,
+  verifyEnvelope,
+} from '@stems/shared';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { AgentState } from '../state/store.js';
+
+export interface TrustAnchor {
+  /** Pinned hub key, `ed25519:<base64>`. */
+  hubKey: string;
+  node: string;
+  cluster: string;
+}
+
+export interface ReceiveOptions extends Omit<TrustAnchor, 'cluster'> {
+  /**
+   * The pinned cluster; undefined before the agent has learned one. Then the
+   * cluster the bundle names is taken (trust on first use, under the pinned
+   * hub key's signature) and the caller pins it after acceptance.
+   */
+  cluster: string | undefined;
+  state: AgentState;
+  now: Date;
+  log: Logger;
+  /** Applies a verified payload (engine + facts); called only after the serial and envelope are on disk. */
+  apply(payload: BundlePayload): Promise<ApplyReport>;
+  /** Hash of the facts the apply will use, for the rejection report. */
+  factsHash: string;
+}
+
+export type ReceiveOutcome =
+  | { accepted: true; payload: BundlePayload; report: ApplyReport }
+  | { accepted: false; error: StemsError; report: ApplyReport };
+
+const ClaimedEnvelope = z.object({ payload: z.string() });
+const ClaimedPayload = z.object({ serial: z.number().int().nonnegative().catch(0), cluster: z.string().catch('') });
+
+/**
+ * What an unverified bundle claims (serial, cluster). Used only to label a
+ * rejection report and as the expectation before a cluster is pinned:
+ * verifyEnvelope still checks the signature before anything is believed.
+ */
+function claimed(envelopeText: string): { serial: number; cluster: string } {
+  const none = { serial: 0, cluster: '' };
+  try {
+    const envelope = ClaimedEnvelope.safeParse(JSON.parse(envelopeText));
+    if (!envelope.success) return none;
+    const payload = ClaimedPayload.safeParse(JSON.parse(envelope.data.payload));
+    return payload.success ? payload.data : none;
+  } catch (err) {
+    if (err instanceof SyntaxError) return none; // not JSON: verification says so
+    throw err;
+  }
+}
+
+function rejection(envelopeText: string, error: StemsError, opts: ReceiveOptions): ApplyReport {
+  return {
+    serial: claimed(envelopeText).serial,
+    status: 'rejected',
+    startedAt: opts.now.toISOString(),
+    durationMs: 0,
+    resources: [],
+    factsHash: opts.factsHash,
+    error: error.toJSON(),
+  };
+}
+
+/**
+ * Takes a bundle envelope from the hub: verify first (signature by the pinned
+ * key, node, cluster, serial above the last accepted, not expired, files
+ * whole). On failure nothing is written or applied and a `rejected` report
+ * comes back. On success: serial (fsync) → envelope → apply → report, in that
+ * order, so a crash at any point cannot lower the serial.
+ */
+export async function receiveBundle(envelopeText: string, opts: ReceiveOptions): Promise<ReceiveOutcome> {
+  const { state, log } = opts;
+  let payload: BundlePayload;
+  try {
+    ({ payload } = verifyEnvelope(envelopeText, {
+      trustedKeys: [decodePublicKey(opts.hubKey)],
+      node: opts.node,
+      cluster: opts.cluster ?? claimed(envelopeText).cluster,
+      lastSerial: await state.lastSerial(),
+      now: opts.now,
+    }));
+  } catch (err) {
+    if (!isStemsError(err)) throw err;
+    log.warn({ err: err.toJSON() }, 'bundle rejected');
+    const report = rejection(envelopeText, err, opts);
+    return { accepted: false, error: err, report };
+  }
+  await state.acceptSerial(payload.serial);
+  if (opts.cluster === undefined) await state.setCluster(payload.cluster);
+  await state.writeBundle(envelopeText);
+  log.info({ serial: payload.serial, commit: payload.revision.commit }, 'bundle accepted; applying');
+  const report = await opts.apply(payload);
+  await state.writeLastReport(report);
+  return { accepted: true, payload, report };
+}
+
+/**
+ * The last good bundle, re-verified at start (`stored`: equal serial and an
+ * expired bundle are fine, it is still what the node must look like). A stored
+ * bundle that no longer verifies is ignored: it is not enforced.
+ */
+export async function loadLastGood(
+  state: AgentState,
+  anchor: TrustAnchor & { now: Date; log: Logger },
+): Promise<{ payload: BundlePayload; expired: boolean } | undefined> {
+  const text = await state.readBundle();
+  if (text === undefined) return undefined;
+  try {
+    const { payload } = verifyEnvelope(text, {
+      trustedKeys: [decodePublicKey(anchor.hubKey)],
+      node: anchor.node,
+      cluster: anchor.cluster,
+      lastSerial: await state.lastSerial(),
+      now: anchor.now,
+      stored: true,
+    });
+    return { payload, expired: anchor.now.getTime() >= Date.parse(payload.expiresAt) };
+  } catch (err) {
+    if (!isStemsError(err)) throw err;
+    anchor.log.error({ err: err.toJSON(), path: state.bundlePath }, 'stored bundle does not verify; not enforcing it');
+    return undefined;
+  }
+}
+
+/** A report for an apply that threw instead of reporting (engine bug, disk gone). */
+export function failedReport(payload: BundlePayload, err: unknown, factsHash: string, startedAt: Date): ApplyReport {
+  return {
+    serial: payload.serial,
+    commit: payload.revision.commit,
+    status: 'failed',
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    resources: [],
+    factsHash,
+    error: toStemsError(err, 'STEMS_APPLY_FAILED').toJSON(),
+  };
+}

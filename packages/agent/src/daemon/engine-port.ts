@@ -1,0 +1,32 @@
+import type { ApplyReport, BundlePayload, DriftAspect, Facts } from '@stems/shared';
+import type { Logger } from 'pino';
+
+export interface PlannedChangeView {
+  id: string;
+  action: string;
+  changes: string[];
+  diff?: string;
+}
+
+/**
+ * What the daemon and CLI need from the resource engine, bound to one root
+ * and logger. The engine (src/engine) is loaded lazily: `facts` and `enroll`
+ * never pay for it.
+ */
+export interface Engine {
+  plan(payload: BundlePayload, facts: Facts): Promise<PlannedChangeView[]>;
+  apply(payload: BundlePayload, facts: Facts, factsHash: string): Promise<ApplyReport>;
+  check(payload: BundlePayload, facts: Facts): Promise<Array<{ id: string; aspects: DriftAspect[]; diff?: string }>>;
+}
+
+export async function loadEngine(opts: { root: string; log: Logger }): Promise<Engine> {
+  const [engine, system] = await Promise.all([import('../engine/index.js'), import('../system/systemd.js')]);
+  const { root, log } = opts;
+  const systemd = system.realSystemd({ root });
+  const base = (facts: Facts) => ({ root, facts, systemd, log });
+  return {
+    plan: (payload, facts) => engine.planBundle(payload, base(facts)),
+    apply: (payload, facts, factsHash) => engine.applyBundle(payload, { ...base(facts), factsHash }),
+    check: (payload, facts) => engine.checkResources(payload, base(facts)),
+  };
+}

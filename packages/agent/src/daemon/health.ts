@@ -1,0 +1,45 @@
+import { statfs } from 'node:fs/promises';
+import { freemem, loadavg, totalmem, uptime } from 'node:os';
+import { type ApplyReport, errnoCode, HealthSample } from '@stems/shared';
+
+export interface HealthOptions {
+  /** Mount points to measure (from the facts' filesystems). */
+  mounts: readonly string[];
+  agentVersion: string;
+  lastReport: ApplyReport | undefined;
+  /** The last good bundle has expired with no newer one from the hub. */
+  stale: boolean;
+  now: Date;
+}
+
+const pct = (used: number, total: number) => (total > 0 ? Math.min(100, Math.max(0, (used / total) * 100)) : 0);
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/** One health sample from cheap syscalls (no systeminformation: this runs every few seconds). */
+export async function sampleHealth(opts: HealthOptions): Promise<HealthSample> {
+  const [load1 = 0, load5 = 0, load15 = 0] = loadavg();
+  const disks: HealthSample['disks'] = [];
+  for (const mount of opts.mounts.slice(0, 256)) {
+    try {
+      const s = await statfs(mount);
+      disks.push({ mount, usedPct: round(pct(s.blocks - s.bfree, s.blocks)) });
+    } catch (err) {
+      // a mount that went away since facts were gathered is not a health problem of ours
+      if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'EACCES') throw err;
+    }
+  }
+  const last = opts.lastReport;
+  return HealthSample.parse({
+    at: opts.now.toISOString(),
+    uptimeSec: Math.floor(uptime()),
+    load1: round(load1),
+    load5: round(load5),
+    load15: round(load15),
+    memUsedPct: round(pct(totalmem() - freemem(), totalmem())),
+    disks,
+    units: [],
+    agentVersion: opts.agentVersion,
+    lastApply: last ? { serial: last.serial, status: last.status, at: last.startedAt } : null,
+    stale: opts.stale,
+  });
+}

@@ -1,0 +1,63 @@
+import { type BundlePayload, type ResourceType, type StemsErrorJSON, toStemsError } from '@stems/shared';
+import type { Action, Step } from '../resources/types.js';
+import { type EngineOptions, createContext } from './context.js';
+import { applies, examine, Notifications } from './examine.js';
+
+export interface PlannedChange {
+  id: string;
+  type: ResourceType;
+  action: Action;
+  changes: string[];
+  /** Unified diff of text content; never for sensitive files. */
+  diff?: string;
+  /** Applying this resource would fail (symlink in the way, no systemd, template error). */
+  error?: StemsErrorJSON;
+}
+
+/** Adds a step to a plan or report entry of the same id (a late notified refresh joins the resource's entry). */
+export function mergeChanges(into: string[], more: readonly string[]): void {
+  for (const change of more) if (!into.includes(change)) into.push(change);
+}
+
+function planned(id: string, type: ResourceType, step: Step): PlannedChange {
+  const change: PlannedChange = { id, type, action: step.action, changes: [...step.changes] };
+  if (step.diff !== undefined) change.diff = step.diff;
+  if (step.error) change.error = step.error.toJSON();
+  return change;
+}
+
+/**
+ * Exact changes applying would make; [] when converged. Reads the real disk
+ * (and systemd, dpkg, exec guards), writes nothing. A resource that cannot be
+ * planned is listed with its error rather than thrown.
+ */
+export async function planBundle(payload: BundlePayload, opts: EngineOptions): Promise<PlannedChange[]> {
+  const ctx = createContext(payload, opts);
+  const notes = new Notifications();
+  const plan = new Map<string, PlannedChange>();
+  const add = (id: string, type: ResourceType, step: Step) => {
+    const existing = plan.get(id);
+    if (existing) mergeChanges(existing.changes, step.changes);
+    else plan.set(id, planned(id, type, step));
+  };
+  for (const resource of payload.resources) {
+    try {
+      if (!applies(resource, ctx)) continue;
+      const { step } = await examine(resource, ctx, { notified: notes.pendingFor(resource.id) });
+      notes.visit(resource.id, step?.refreshes === true);
+      if (!step) continue;
+      add(resource.id, resource.type, step);
+      // apply would stop at an error, so what it notifies would not happen
+      if (!step.error) notes.notify(resource.notify);
+    } catch (err) {
+      const error = toStemsError(err, 'STEMS_APPLY_FAILED');
+      plan.set(resource.id, { id: resource.id, type: resource.type, action: 'update', changes: ['cannot plan'], error: error.toJSON() });
+    }
+  }
+  for (const resource of notes.lateTargets(payload.resources)) {
+    const { step } = await examine(resource, ctx, { notified: true });
+    notes.visit(resource.id, true);
+    if (step) add(resource.id, resource.type, step);
+  }
+  return [...plan.values()];
+}

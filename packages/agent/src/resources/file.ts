@@ -1,0 +1,145 @@
+import { type FileResource, renderBody, StemsError } from '@stems/shared';
+import type { Entry } from '../system/safe-fs.js';
+import { symlinkError } from '../system/safe-fs.js';
+import { textDiff } from './_text.js';
+import { type Ctx, formatMode, type Handle, parseMode, type Step } from './types.js';
+
+/** Default mode of a managed file when the repo gives none. */
+export const DEFAULT_FILE_MODE = 0o644;
+
+export interface FileDesired {
+  path: string;
+  bytes: Buffer;
+  mode: number;
+  /** undefined: owner not managed (kept as it is; a new file gets the agent's). */
+  uid?: number | undefined;
+  gid?: number | undefined;
+  owner?: string | undefined;
+  group?: string | undefined;
+  sensitive: boolean;
+}
+
+export interface FileActual {
+  entry: Entry;
+  /** Present when the path is a regular file. */
+  bytes?: Buffer | undefined;
+  ownerName: string;
+  groupName: string;
+}
+
+export function desiredFile(resource: FileResource, ctx: Ctx): FileDesired {
+  return {
+    path: resource.path,
+    bytes: renderBody(ctx.source, resource, ctx.facts),
+    mode: parseMode(resource.mode, DEFAULT_FILE_MODE),
+    uid: resource.owner === undefined ? undefined : ctx.accounts.uid(resource.owner),
+    gid: resource.group === undefined ? undefined : ctx.accounts.gid(resource.group),
+    owner: resource.owner,
+    group: resource.group,
+    sensitive: resource.sensitive,
+  };
+}
+
+/** Actual state: one lstat, and one read when it is a regular file. */
+export function readFile(path: string, ctx: Ctx): FileActual {
+  const entry = ctx.fs.entry(path);
+  if (entry.kind === 'missing') return { entry, ownerName: '', groupName: '' };
+  return {
+    entry,
+    bytes: entry.kind === 'file' ? ctx.fs.readFile(path) : undefined,
+    ownerName: ctx.accounts.userName(entry.uid),
+    groupName: ctx.accounts.groupName(entry.gid),
+  };
+}
+
+/** Pure: what it takes to turn `actual` into `desired`; undefined when they match. */
+export function planFile(desired: FileDesired, actual: FileActual): Step | undefined {
+  const { entry } = actual;
+  const diff = (old: Buffer | undefined) => (desired.sensitive ? {} : { diff: textDiff(old, desired.bytes, desired.path) });
+  if (entry.kind === 'missing') {
+    const changes = ['created', `mode ${formatMode(desired.mode)}`];
+    if (desired.owner !== undefined) changes.push(`owner ${desired.owner}`);
+    if (desired.group !== undefined) changes.push(`group ${desired.group}`);
+    return { action: 'create', changes, aspects: ['exists'], ...diff(undefined) };
+  }
+  if (entry.kind === 'symlink') {
+    return { action: 'update', changes: ['symlink in the way'], aspects: ['type'], error: symlinkError(desired.path, desired.path) };
+  }
+  if (entry.kind !== 'file' || actual.bytes === undefined) {
+    const error = new StemsError('STEMS_APPLY_FAILED', `Cannot write file ${desired.path}: a ${entry.kind} is in the way`, {
+      hint: 'Remove it (an absent resource declared earlier can do that), or manage it as what it is.',
+      details: { path: desired.path, kind: entry.kind },
+    });
+    return { action: 'update', changes: [`${entry.kind} in the way`], aspects: ['type'], error };
+  }
+  const step: Step = { action: 'update', changes: [], aspects: [] };
+  if (!actual.bytes.equals(desired.bytes)) {
+    step.changes.push('content');
+    step.aspects.push('content');
+    Object.assign(step, diff(actual.bytes));
+  }
+  if (entry.mode !== desired.mode) {
+    step.changes.push(`mode ${formatMode(entry.mode)} → ${formatMode(desired.mode)}`);
+    step.aspects.push('mode');
+  }
+  if (desired.uid !== undefined && entry.uid !== desired.uid) {
+    step.changes.push(`owner ${actual.ownerName} → ${desired.owner}`);
+    step.aspects.push('owner');
+  }
+  if (desired.gid !== undefined && entry.gid !== desired.gid) {
+    step.changes.push(`group ${actual.groupName} → ${desired.group}`);
+    step.aspects.push('group');
+  }
+  return step.changes.length === 0 ? undefined : step;
+}
+
+/**
+ * The only writer of managed files. Registers the undo first (old bytes and
+ * meta, or "did not exist"), creates missing parents (0755, undone too),
+ * then replaces the file atomically or fixes mode/owner in place.
+ */
+export function applyFile(id: string, desired: FileDesired, actual: FileActual, ctx: Ctx): void {
+  const { fs, journal } = ctx;
+  const { entry } = actual;
+  const old = actual.bytes;
+  // parents first: their undo (rmdir) must run after the file's undo
+  fs.ensureParents(desired.path, (dir) => journal?.record(id, () => removeIfEmptyDir(ctx, dir)));
+  if (journal) {
+    if (entry.kind === 'missing') {
+      journal.record(id, () => removeIfFile(ctx, desired.path));
+    } else if (old) {
+      const meta = { mode: entry.mode, uid: entry.uid, gid: entry.gid };
+      journal.record(id, () => (old.equals(desired.bytes) ? fs.setMeta(desired.path, meta) : fs.writeFile(desired.path, old, meta)), old.length);
+    }
+  }
+  // An unmanaged owner stays what it was, even though the new inode is ours.
+  const meta = {
+    mode: desired.mode,
+    uid: desired.uid ?? (entry.kind === 'file' ? entry.uid : undefined),
+    gid: desired.gid ?? (entry.kind === 'file' ? entry.gid : undefined),
+  };
+  if (old?.equals(desired.bytes)) fs.setMeta(desired.path, meta);
+  else fs.writeFile(desired.path, desired.bytes, meta);
+}
+
+export function removeIfFile(ctx: Ctx, path: string): void {
+  const entry = ctx.fs.entry(path);
+  if (entry.kind === 'file' || entry.kind === 'symlink') ctx.fs.remove(path, entry.kind);
+}
+
+export function removeIfEmptyDir(ctx: Ctx, path: string): void {
+  const entry = ctx.fs.entry(path);
+  if (entry.kind === 'directory' && ctx.fs.isEmptyDir(path)) ctx.fs.remove(path, 'directory');
+}
+
+export async function examineFile(resource: FileResource, ctx: Ctx): Promise<Handle> {
+  const desired = desiredFile(resource, ctx);
+  const actual = readFile(resource.path, ctx);
+  return {
+    step: planFile(desired, actual),
+    apply: async () => {
+      applyFile(resource.id, desired, actual, ctx);
+      return [];
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import websocket from '@fastify/websocket';
+import { type KeyPair, MAX_FRAME_BYTES } from '@stems/shared';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { HUB_DEFAULTS, type HubConfig } from './config.js';
+import type { CompileFn, FetchFn, HubCore } from './core.js';
+import type { Logger } from './logger.js';
+import { authPlugin } from './plugins/auth.js';
+import { errorsPlugin } from './plugins/errors.js';
+import { agentRoutes } from './routes/agent.js';
+import { approvalRoutes } from './routes/approvals.js';
+import { nodeRoutes } from './routes/nodes.js';
+import { revisionRoutes } from './routes/revisions.js';
+import { statusRoutes } from './routes/status.js';
+import { tokenRoutes } from './routes/tokens.js';
+import type { Store } from './store/index.js';
+import { SyncLoop } from './sync.js';
+import { AgentRegistry } from './ws/registry.js';
+
+export interface BuildHubOptions {
+  /** The opened store; the app owns it from here and closes it in onClose. */
+  store: Store;
+  key: KeyPair;
+  config: HubConfig;
+  logger: Logger;
+  compile: CompileFn;
+  fetch: FetchFn;
+  /** Websocket ping interval. @default 30000 */
+  pingMs?: number;
+  /** Clock, for tests of expiry and signed-request windows. @default () => new Date() */
+  now?: () => Date;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    hub: HubCore;
+    agents: AgentRegistry;
+    syncLoop: SyncLoop;
+  }
+}
+
+/** Decorates the app with the hub core (store, key, config), the agent registry and the sync loop. */
+const corePlugin = fp<BuildHubOptions>(async (app, opts) => {
+  const agents = new AgentRegistry();
+  const hub: HubCore = {
+    store: opts.store,
+    key: opts.key,
+    config: opts.config,
+    log: opts.logger,
+    compile: opts.compile,
+    fetch: opts.fetch,
+    announce: (node, serial) => agents.announce(node, serial),
+    nodeChanged: (node, state) => agents.nodeStateChanged(node, state),
+    now: opts.now ?? (() => new Date()),
+  };
+  const syncLoop = new SyncLoop(hub, { fetchIntervalMs: opts.config.fetchIntervalSec * 1000 });
+  app.decorate('hub', hub);
+  app.decorate('agents', agents);
+  app.decorate('syncLoop', syncLoop);
+  app.addHook('onClose', async () => {
+    await syncLoop.stop();
+    opts.store.close();
+  });
+});
+
+/**
+ * Builds the hub's HTTP API and agent endpoint. Only the CLI calls listen();
+ * tests use inject() or listen on port 0.
+ */
+export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: opts.logger as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
+  await app.register(corePlugin, opts);
+  await app.register(errorsPlugin);
+  await app.register(authPlugin);
+  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false } });
+  await app.register(
+    async (api) => {
+      await api.register(statusRoutes);
+      await api.register(revisionRoutes);
+      await api.register(approvalRoutes);
+      await api.register(nodeRoutes);
+      await api.register(tokenRoutes);
+      await api.register(agentRoutes, { pingMs: opts.pingMs ?? HUB_DEFAULTS.pingMs });
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,167 @@
+import { statSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { decodePublicKey, verifyEnvelope } from '@stems/shared';
+import { afterEach, describe, expect, it } from 'vitest';
+import { commitFiles, type GitRepo, makeGitRepo } from '../../../../test/helpers/git-http.js';
+import { openStore } from '../store/index.js';
+import { runCli } from './run.js';
+
+const CLUSTER = 'apiVersion: stems/v1\ncluster: colab\nnodes:\n  n1: {}\ngroups:\n  all: { roles: [base] }\n';
+const ROLE = 'resources:\n  - file: /etc/motd\n    content: "hi {{node.name}}\\n"\n';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function setup() {
+  const repo: GitRepo = await makeGitRepo({ 'cluster.yaml': CLUSTER, 'roles/base/role.yaml': ROLE }, 'first');
+  const data = await mkdtemp(join(tmpdir(), 'stems-cli-'));
+  cleanups.push(repo.cleanup, () => rm(data, { recursive: true, force: true }));
+  const hub = async (...argv: string[]) => {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (c) => (out += c));
+    stderr.on('data', (c) => (err += c));
+    const code = await runCli(argv, { stdout, stderr, env: { STEMS_HUB_DATA: data }, signal: new AbortController().signal });
+    return { code, out, err };
+  };
+  return { repo, data, hub };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+describe('hub CLI on the hub host', () => {
+  it('init, key, token create, sync, revisions, diff, approve and nodes work from the data dir', async () => {
+    const { repo, data, hub } = await setup();
+    const init = await hub('init', '--repo', repo.dir);
+    expect(init.code, init.err).toBe(0);
+    expect(statSync(join(data, 'hub.key')).mode & 0o777).toBe(0o600);
+    expect(await readFile(join(data, 'hub.yaml'), 'utf8')).toContain(repo.dir);
+    expect((await hub('init', '--repo', repo.dir)).code).toBe(1);
+
+    const key = await hub('key');
+    expect(key.out.trim()).toMatch(/^ed25519:[A-Za-z0-9+/]{43}=$/);
+
+    const token = await hub('token', 'create', '--role', 'admin', '--json');
+    expect(token.code, token.err).toBe(0);
+    const created = JSON.parse(token.out);
+    expect(created).toMatchObject({ role: 'admin', name: 'admin-1', token: expect.stringMatching(/^stems_/) });
+
+    expect((await hub('sync')).out).toMatch(/valid\s+first/);
+    const bad = await commitFiles(repo.dir, { 'cluster.yaml': 'apiVersion: stems/v1\ncluster: colab\nnodes: 3\n' }, 'broken');
+    await hub('sync');
+    const revs = JSON.parse((await hub('revisions', '--json')).out);
+    expect(revs.map((r: { commit: string; state: string }) => [r.commit, r.state])).toEqual([
+      [bad, 'invalid'],
+      [repo.head, 'valid'],
+    ]);
+    expect(revs[0].errors[0]).toEqual({ code: 'STEMS_REPO_SCHEMA', file: 'cluster.yaml', line: 3, col: expect.any(Number), message: expect.any(String) });
+    expect(Object.keys(revs[0]).sort()).toEqual(['author', 'commit', 'committedAt', 'errors', 'state', 'subject']);
+
+    const diff = await hub('diff', repo.head.slice(0, 7));
+    expect(diff.code, diff.err).toBe(0);
+    expect(diff.out).toContain('file:/etc/motd');
+    const diffJson = JSON.parse((await hub('diff', 'latest', '--json', '--node', 'n1')).out);
+    expect(diffJson[0]).toMatchObject({ node: 'n1', added: [{ id: 'file:/etc/motd' }], removed: [], changed: [] });
+
+    const refused = await hub('approve', bad.slice(0, 8));
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/invalid[\s\S]*hint:/);
+
+    const approved = await hub('approve', 'latest', '--note', 'ship it', '--json');
+    expect(approved.code, approved.err).toBe(0);
+    expect(JSON.parse(approved.out).bundles).toEqual([expect.objectContaining({ node: 'n1', serial: 1 })]);
+    const rolled = await hub('rollback', '--to', repo.head);
+    expect(rolled.out).toMatch(/rolled back[\s\S]*n1: serial 2/);
+
+    const store = openStore(join(data, 'hub.db'));
+    const bundle = store.bundles.latest('n1');
+    const entries = store.audit.list().map((e) => [e.action, e.actor]);
+    store.close();
+    const { payload } = verifyEnvelope(bundle?.envelope ?? '', {
+      trustedKeys: [decodePublicKey(key.out)],
+      cluster: 'colab',
+      node: 'n1',
+      lastSerial: 1,
+      now: new Date(),
+    });
+    expect(payload.approval).toMatchObject({ by: 'local' });
+    expect(entries).toEqual([
+      ['rollback', 'local'],
+      ['approve', 'local'],
+      ['token.create', 'local'],
+    ]);
+
+    expect(JSON.parse((await hub('nodes', '--json')).out)).toEqual([]);
+    const missing = await hub('nodes', 'accept', 'ghost');
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/ghost[\s\S]*hint:/);
+    const status = JSON.parse((await hub('status', '--json')).out);
+    expect(status).toMatchObject({ cluster: 'colab', branch: 'main', latestRevision: { commit: bad }, nodes: [] });
+  });
+
+  it('usage errors exit 2, help exits 0 and lists every command', async () => {
+    const { hub } = await setup();
+    const help = await hub('--help');
+    expect(help.code).toBe(0);
+    for (const c of ['init', 'serve', 'key', 'status', 'revisions', 'diff', 'approve', 'rollback', 'nodes', 'token', 'join-token']) {
+      expect(help.out).toContain(`  ${c} `);
+      const sub = await hub(c, '--help');
+      expect(sub.code, c).toBe(0);
+      expect(sub.out, c).toContain(`hub ${c}`);
+    }
+    expect((await hub('approve')).code).toBe(2);
+    expect((await hub('approve', 'x', '--bogus')).code).toBe(2);
+    expect((await hub('token', 'create', '--role', 'root')).code).toBe(2);
+    expect((await hub('nope')).code).toBe(2);
+    const noInit = await hub('status');
+    expect(noInit.code).toBe(1);
+    expect(noInit.err).toMatch(/hint: .*--hub/);
+    const noToken = await hub('status', '--hub', 'http://127.0.0.1:9');
+    expect(noToken.code).toBe(1);
+    expect(noToken.err).toMatch(/STEMS_TOKEN/);
+  });
+
+  it('serve answers the API; admin commands on the host go through it with the local admin token', async () => {
+    const { repo, data, hub } = await setup();
+    const port = await freePort();
+    await hub('init', '--repo', repo.dir, '--listen', `127.0.0.1:${port}`, '--fetch-interval', '3600s');
+    const stop = new AbortController();
+    const logs = new PassThrough();
+    let logText = '';
+    logs.on('data', (c) => (logText += c));
+    const serving = runCli(['serve'], { stdout: logs, stderr: logs, env: { STEMS_HUB_DATA: data }, signal: stop.signal });
+    await expect.poll(() => logText.includes('hub listening'), { timeout: 10_000 }).toBe(true);
+    const admin = JSON.parse((await hub('token', 'create', '--role', 'viewer', '--name', 'ro', '--json')).out);
+    const remote = await hub('revisions', '--json', '--hub', `http://127.0.0.1:${port}`, '--token', admin.token);
+    expect(remote.code, remote.err).toBe(0);
+    expect(JSON.parse(remote.out)[0]).toMatchObject({ commit: repo.head, state: 'valid' });
+    const forbidden = await hub('approve', 'latest', '--hub', `http://127.0.0.1:${port}`, '--token', admin.token);
+    expect(forbidden.code).toBe(1);
+    expect(forbidden.err).toMatch(/viewer role/);
+    const approved = await hub('approve', 'latest', '--json');
+    expect(JSON.parse(approved.out).bundles[0].serial).toBe(1);
+    stop.abort();
+    expect(await serving).toBe(0);
+    // The approval went through the server with its local admin token.
+    expect(logText).toContain('revision approved');
+    expect(logText).not.toContain(admin.token);
+    const store = openStore(join(data, 'hub.db'));
+    expect(store.audit.list()[0]).toMatchObject({ action: 'approve', actor: 'local' });
+    store.close();
+  });
+});

@@ -1,0 +1,18 @@
+import type { FastifyInstance } from 'fastify';
+import { AgentSession } from '../ws/agent-session.js';
+
+/**
+ * GET /agent: the agent websocket. It is public at the HTTP level because the
+ * protocol authenticates: challenge, signed hello, accepted key.
+ */
+export async function agentRoutes(app: FastifyInstance, opts: { pingMs: number }): Promise<void> {
+  app.get('/agent', { websocket: true, config: { access: 'public' } }, (socket, request) => {
+    // The session attaches its handlers synchronously in its constructor.
+    new AgentSession(socket, {
+      hub: app.hub,
+      registry: app.agents,
+      log: request.log.child({ remote: request.ip }),
+      pingMs: opts.pingMs,
+    });
+  });
+}

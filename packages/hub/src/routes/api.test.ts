@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { testHub } from '../_test-hub.js';
+
+const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe('API auth and errors', () => {
+  it('health is public; status needs a token', async () => {
+    const { app } = await testHub();
+    expect((await app.inject({ method: 'GET', url: '/api/v1/health' })).statusCode).toBe(200);
+    const res = await app.inject({ method: 'GET', url: '/api/v1/status' });
+    expect(res.statusCode).toBe(401);
+    expect(res.json().error.code).toBe('STEMS_AUTH_REQUIRED');
+    expect(res.json().error.hint).toMatch(/token/);
+    const bad = await app.inject({ method: 'GET', url: '/api/v1/status', headers: auth('stems_nope') });
+    expect(bad.statusCode).toBe(401);
+  });
+
+  it('a viewer can read but cannot approve, sync or create tokens (403)', async () => {
+    const hub = await testHub();
+    const viewer = hub.token('viewer');
+    const status = await hub.app.inject({ method: 'GET', url: '/api/v1/status', headers: auth(viewer) });
+    expect(status.statusCode).toBe(200);
+    expect(status.json()).toMatchObject({ cluster: null, branch: 'main', latestRevision: null, pendingRevisions: 0, nodes: [] });
+    for (const [url, payload] of [
+      ['/api/v1/approvals', { rev: 'latest' }],
+      ['/api/v1/sync', undefined],
+      ['/api/v1/tokens', { role: 'admin' }],
+    ] as const) {
+      const res = await hub.app.inject({ method: 'POST', url, headers: auth(viewer), ...(payload ? { payload } : {}) });
+      expect(res.statusCode, url).toBe(403);
+      expect(res.json().error.code).toBe('STEMS_AUTH_FORBIDDEN');
+    }
+    expect(hub.app.hub.store.bundles.approvals()).toEqual([]);
+    expect(hub.app.hub.store.tokens.count()).toBe(1);
+  });
+
+  it('a malformed body is 400 STEMS_REQUEST_INVALID and changes nothing', async () => {
+    const hub = await testHub();
+    const admin = hub.token('admin');
+    const cases = [
+      { url: '/api/v1/tokens', payload: { role: 'root' } },
+      { url: '/api/v1/tokens', payload: { role: 'viewer', extra: 1 } },
+      { url: '/api/v1/approvals', payload: { rev: 'latest', nodes: ['Bad Name'] } },
+      { url: '/api/v1/join-tokens', payload: { ttlSec: 'soon' } },
+    ];
+    for (const c of cases) {
+      const res = await hub.app.inject({ method: 'POST', url: c.url, headers: auth(admin), payload: c.payload });
+      expect(res.statusCode, JSON.stringify(c)).toBe(400);
+      expect(res.json().error.code).toBe('STEMS_REQUEST_INVALID');
+    }
+    const notJson = await hub.app.inject({
+      method: 'POST',
+      url: '/api/v1/tokens',
+      headers: { ...auth(admin), 'content-type': 'application/json' },
+      payload: '{"role":',
+    });
+    expect(notJson.statusCode).toBe(400);
+    expect(notJson.json().error.code).toBe('STEMS_REQUEST_INVALID');
+    expect(hub.app.hub.store.tokens.count()).toBe(1);
+    expect(hub.app.hub.store.audit.list()).toEqual([]);
+  });
+
+  it('unknown routes are 404 STEMS_NOT_FOUND in the same shape', async () => {
+    const { app } = await testHub();
+    const res = await app.inject({ method: 'GET', url: '/api/v1/nope' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error.code).toBe('STEMS_NOT_FOUND');
+  });
+
+  it('an admin creates tokens (secret shown once, audited, never logged) and join tokens', async () => {
+    const hub = await testHub();
+    const admin = hub.token('admin');
+    const res = await hub.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: auth(admin), payload: { role: 'operator', name: 'ci' } });
+    expect(res.statusCode).toBe(201);
+    const { token, name, role } = res.json();
+    expect({ name, role }).toEqual({ name: 'ci', role: 'operator' });
+    expect(hub.app.hub.store.tokens.lookup(token)?.role).toBe('operator');
+    const dup = await hub.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: auth(admin), payload: { role: 'viewer', name: 'ci' } });
+    expect(dup.statusCode).toBe(409);
+    const join = await hub.app.inject({ method: 'POST', url: '/api/v1/join-tokens', headers: auth(admin), payload: { ttlSec: 600 } });
+    expect(join.statusCode).toBe(201);
+    expect(join.json().token).toMatch(/^stemsjoin_/);
+    expect(hub.app.hub.store.audit.list().map((e) => e.action)).toEqual(['join-token.create', 'token.create']);
+    // Secrets never reach the log, not even in the auth header.
+    const all = hub.logs.join('');
+    expect(all).not.toContain(token);
+    expect(all).not.toContain(admin);
+    expect(all).not.toContain(join.json().token);
+  });
+
+  it('node actions need an operator and a known node', async () => {
+    const hub = await testHub();
+    const op = hub.token('operator');
+    const res = await hub.app.inject({ method: 'POST', url: '/api/v1/nodes/ghost/accept', headers: auth(op) });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error.code).toBe('STEMS_NODE_NOT_FOUND');
+    const bad = await hub.app.inject({ method: 'POST', url: '/api/v1/nodes/ghost/explode', headers: auth(op) });
+    expect(bad.statusCode).toBe(400);
+  });
+});

@@ -1,0 +1,76 @@
+import type { ApplyReport, DriftReport, HealthSample } from '@stems/shared';
+import type { Db } from './db.js';
+
+/** Health samples kept per node (a ring: older ones are dropped). @default 100 */
+export const HEALTH_SAMPLES_PER_NODE = 100;
+
+export interface StoredReport {
+  serial: number;
+  status: ApplyReport['status'];
+  receivedAt: string;
+  report: ApplyReport;
+}
+
+export function eventStore(db: Db, healthPerNode = HEALTH_SAMPLES_PER_NODE) {
+  return {
+    addReport(node: string, report: ApplyReport, at: string): void {
+      db.prepare('INSERT INTO reports (node, serial, status, received_at, body) VALUES (?, ?, ?, ?, ?)').run(
+        node,
+        report.serial,
+        report.status,
+        at,
+        JSON.stringify(report),
+      );
+    },
+    lastReport(node: string): StoredReport | undefined {
+      const row = db
+        .prepare<[string], { serial: number; status: ApplyReport['status']; received_at: string; body: string }>(
+          'SELECT serial, status, received_at, body FROM reports WHERE node = ? ORDER BY id DESC LIMIT 1',
+        )
+        .get(node);
+      return row && { serial: row.serial, status: row.status, receivedAt: row.received_at, report: JSON.parse(row.body) as ApplyReport };
+    },
+    addDrift(node: string, drift: DriftReport, at: string): void {
+      const stmt = db.prepare(
+        'INSERT INTO drift_events (node, serial, resource_id, status, detected_at, received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      );
+      db.transaction(() => {
+        for (const item of drift.items) stmt.run(node, drift.serial, item.id, item.status, item.detectedAt, at, JSON.stringify(item));
+      }).immediate();
+    },
+    /** Resources whose latest drift event says they differ now. */
+    openDrift(node: string): string[] {
+      return db
+        .prepare<[string], { resource_id: string }>(
+          `SELECT resource_id FROM drift_events d WHERE node = ? AND status = 'drifted'
+             AND id = (SELECT MAX(id) FROM drift_events WHERE node = d.node AND resource_id = d.resource_id)
+           ORDER BY resource_id`,
+        )
+        .all(node)
+        .map((r) => r.resource_id);
+    },
+    driftEvents(node: string, limit = 100): { serial: number; resourceId: string; status: string; detectedAt: string }[] {
+      return db
+        .prepare<[string, number], { serial: number; resource_id: string; status: string; detected_at: string }>(
+          'SELECT serial, resource_id, status, detected_at FROM drift_events WHERE node = ? ORDER BY id DESC LIMIT ?',
+        )
+        .all(node, limit)
+        .map((r) => ({ serial: r.serial, resourceId: r.resource_id, status: r.status, detectedAt: r.detected_at }));
+    },
+    addHealth(node: string, sample: HealthSample): void {
+      db.transaction(() => {
+        db.prepare('INSERT INTO health_samples (node, at, body) VALUES (?, ?, ?)').run(node, sample.at, JSON.stringify(sample));
+        db.prepare(
+          'DELETE FROM health_samples WHERE node = ? AND id NOT IN (SELECT id FROM health_samples WHERE node = ? ORDER BY id DESC LIMIT ?)',
+        ).run(node, node, healthPerNode);
+      }).immediate();
+    },
+    health(node: string, limit = healthPerNode): HealthSample[] {
+      return db
+        .prepare<[string, number], { body: string }>('SELECT body FROM health_samples WHERE node = ? ORDER BY id DESC LIMIT ?')
+        .all(node, limit)
+        .map((r) => JSON.parse(r.body) as HealthSample);
+    },
+  };
+}
+export type EventStore = ReturnType<typeof eventStore>;

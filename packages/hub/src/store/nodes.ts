@@ -1,0 +1,83 @@
+import { Facts } from '@stems/shared';
+import type { Db } from './db.js';
+
+export type NodeState = 'accepted' | 'pending' | 'rejected' | 'revoked';
+
+export interface NodeRecord {
+  name: string;
+  publicKey: string;
+  fingerprint: string;
+  state: NodeState;
+  factsHash: string | null;
+  createdAt: string;
+  lastSeen: string | null;
+}
+
+interface NodeRow {
+  name: string;
+  public_key: string;
+  fingerprint: string;
+  state: NodeState;
+  facts: string | null;
+  facts_hash: string | null;
+  created_at: string;
+  last_seen: string | null;
+}
+
+const toRecord = (r: NodeRow): NodeRecord => ({
+  name: r.name,
+  publicKey: r.public_key,
+  fingerprint: r.fingerprint,
+  state: r.state,
+  factsHash: r.facts_hash,
+  createdAt: r.created_at,
+  lastSeen: r.last_seen,
+});
+
+export function nodeStore(db: Db) {
+  const byName = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE name = ?');
+  const all = db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY name');
+  return {
+    get(name: string): NodeRecord | undefined {
+      const row = byName.get(name);
+      return row && toRecord(row);
+    },
+    list(): NodeRecord[] {
+      return all.all().map(toRecord);
+    },
+    /** Creates the node or replaces its key and state (a re-enrollment after reject/revoke). */
+    upsert(node: { name: string; publicKey: string; fingerprint: string; state: NodeState; at: string }): void {
+      db.prepare(
+        `INSERT INTO nodes (name, public_key, fingerprint, state, created_at, last_seen) VALUES (@name, @publicKey, @fingerprint, @state, @at, @at)
+         ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key, fingerprint = excluded.fingerprint,
+           state = excluded.state, facts = NULL, facts_hash = NULL, last_seen = excluded.last_seen`,
+      ).run(node);
+    },
+    setState(name: string, state: NodeState): void {
+      db.prepare('UPDATE nodes SET state = ? WHERE name = ?').run(state, name);
+    },
+    touch(name: string, at: string): void {
+      db.prepare('UPDATE nodes SET last_seen = ? WHERE name = ?').run(at, name);
+    },
+    setFacts(name: string, facts: Facts, hash: string): void {
+      db.prepare('UPDATE nodes SET facts = ?, facts_hash = ? WHERE name = ?').run(JSON.stringify(facts), hash, name);
+    },
+    /** Last known facts of every node that sent any; the compiler previews renders with them. */
+    factsByNode(): Map<string, Facts | null> {
+      const rows = db.prepare<[], { name: string; facts: string | null }>("SELECT name, facts FROM nodes WHERE state = 'accepted'").all();
+      const out = new Map<string, Facts | null>();
+      for (const row of rows) {
+        const parsed = row.facts === null ? undefined : Facts.safeParse(JSON.parse(row.facts));
+        out.set(row.name, parsed?.success ? parsed.data : null);
+      }
+      return out;
+    },
+    facts(name: string): Facts | null {
+      const row = db.prepare<[string], { facts: string | null }>('SELECT facts FROM nodes WHERE name = ?').get(name);
+      if (!row?.facts) return null;
+      const parsed = Facts.safeParse(JSON.parse(row.facts));
+      return parsed.success ? parsed.data : null;
+    },
+  };
+}
+export type NodeStore = ReturnType<typeof nodeStore>;

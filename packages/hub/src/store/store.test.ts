@@ -1,0 +1,121 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, schemaVersion } from './db.js';
+import { openStore } from './index.js';
+import { MIGRATIONS } from './migrations.js';
+
+const dirs: string[] = [];
+function tempDb(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'stems-store-'));
+  dirs.push(dir);
+  return join(dir, 'hub.db');
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const at = '2026-01-01T00:00:00.000Z';
+const rev = (commit: string, state: 'valid' | 'invalid' = 'valid') => ({
+  commit,
+  subject: `s ${commit.slice(0, 4)}`,
+  author: 'a',
+  committedAt: at,
+  state,
+  problems: [],
+  cluster: 'colab',
+  fetchedAt: at,
+});
+
+describe('migrations', () => {
+  it('creates every table on a fresh file, records the version, and is idempotent on reopen', () => {
+    const path = tempDb();
+    const db = openDatabase(path);
+    expect(schemaVersion(db)).toBe(MIGRATIONS.at(-1)?.version);
+    db.close();
+    const again = openDatabase(path);
+    const tables = again.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name);
+    expect(tables).toEqual(expect.arrayContaining(['nodes', 'revisions', 'bundles', 'approvals', 'tokens', 'join_tokens', 'audit_log']));
+    expect(again.pragma('journal_mode', { simple: true })).toBe('wal');
+    again.close();
+  });
+
+  it('a failing migration leaves the schema at the previous version', () => {
+    const path = tempDb();
+    openDatabase(path).close();
+    const broken = [...MIGRATIONS, { version: 99, sql: 'CREATE TABLE extra (x INTEGER); CREATE TABLE nodes (x INTEGER);' }];
+    expect(() => openDatabase(path, broken)).toThrow(/already exists/);
+    const db = new Database(path);
+    expect(schemaVersion(db)).toBe(1);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'extra'").get()).toBeUndefined();
+    db.close();
+  });
+});
+
+describe('store', () => {
+  it('a transaction whose second insert fails leaves nothing behind', () => {
+    const store = openStore(tempDb());
+    store.revisions.insert([rev('a'.repeat(40))]);
+    expect(() =>
+      store.transaction(() => {
+        const id = store.bundles.addApproval({ kind: 'approve', commit: 'a'.repeat(40), nodes: ['n1'], by: 'x', note: '', at });
+        store.bundles.insert({ node: 'n1', serial: 1, commit: 'a'.repeat(40), approvalId: id, envelope: '{}', issuedAt: at, expiresAt: at });
+        store.bundles.insert({ node: 'n1', serial: 1, commit: 'a'.repeat(40), approvalId: id, envelope: '{}', issuedAt: at, expiresAt: at });
+      }),
+    ).toThrow(/UNIQUE/);
+    expect(store.bundles.latest('n1')).toBeUndefined();
+    expect(store.bundles.approvals()).toEqual([]);
+    store.close();
+  });
+
+  it('resolves full ids, unique prefixes and latest, and refuses ambiguous prefixes', () => {
+    const store = openStore(tempDb());
+    store.revisions.insert([rev(`abc1${'0'.repeat(36)}`), rev(`abc2${'0'.repeat(36)}`), rev(`def0${'0'.repeat(36)}`, 'invalid')]);
+    expect(store.revisions.resolve('abc1').commit).toBe(`abc1${'0'.repeat(36)}`);
+    expect(store.revisions.resolve('latest').commit).toBe(`abc2${'0'.repeat(36)}`);
+    expect(() => store.revisions.resolve('abc')).toThrow(expect.objectContaining({ code: 'STEMS_REVISION_NOT_FOUND' }));
+    expect(() => store.revisions.resolve('abc0')).toThrow(expect.objectContaining({ code: 'STEMS_REVISION_NOT_FOUND' }));
+    store.revisions.insert([rev(`abcd${'1'.repeat(36)}`), rev(`abcd${'2'.repeat(36)}`)]);
+    expect(() => store.revisions.resolve('abcd')).toThrow(expect.objectContaining({ code: 'STEMS_REVISION_AMBIGUOUS' }));
+    expect(store.revisions.list().map((r) => r.commit.slice(0, 4))).toEqual(['abcd', 'abcd', 'def0', 'abc2', 'abc1']);
+    store.close();
+  });
+
+  it('the audit log refuses updates and deletes', () => {
+    const store = openStore(tempDb());
+    store.audit.append({ at, actor: 'local', action: 'token.create', target: 't1', details: {} });
+    expect(() => store.db.prepare("UPDATE audit_log SET actor = 'x'").run()).toThrow(/append-only/);
+    expect(() => store.db.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/);
+    expect(store.audit.list()).toHaveLength(1);
+    store.close();
+  });
+
+  it('join tokens work once and not after expiry; health keeps a bounded ring', () => {
+    const store = openStore(tempDb());
+    const live = store.tokens.createJoin({ at, expiresAt: '2026-01-01T01:00:00.000Z', by: 'local' });
+    const old = store.tokens.createJoin({ at, expiresAt: '2026-01-01T00:00:01.000Z', by: 'local' });
+    expect(store.tokens.consumeJoin(live, 'n1', '2026-01-01T00:30:00.000Z')).toBe(true);
+    expect(store.tokens.consumeJoin(live, 'n2', '2026-01-01T00:31:00.000Z')).toBe(false);
+    expect(store.tokens.consumeJoin(old, 'n2', '2026-01-01T00:30:00.000Z')).toBe(false);
+    const sample = (i: number) => ({
+      at: new Date(Date.parse(at) + i * 1000).toISOString(),
+      uptimeSec: i,
+      load1: 0,
+      load5: 0,
+      load15: 0,
+      memUsedPct: 1,
+      disks: [],
+      units: [],
+      agentVersion: '0',
+      lastApply: null,
+      stale: false,
+    });
+    for (let i = 0; i < 105; i++) store.events.addHealth('n1', sample(i));
+    const kept = store.events.health('n1', 1000);
+    expect(kept).toHaveLength(100);
+    expect(kept[0]?.uptimeSec).toBe(104);
+    store.close();
+  });
+});

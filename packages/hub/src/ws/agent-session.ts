@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import {
+  AgentMessage,
+  type AgentMessageOf,
+  BundleEnvelope,
+  canonicalJson,
+  challengeText,
+  decodePublicKey,
+  encodePublicKey,
+  type ErrorCode,
+  fingerprintOf,
+  type HubMessage,
+  makeFrame,
+  parseFrame,
+  sha256Hex,
+  signBytes,
+  verifyBytes,
+} from '@stems/shared';
+import type { WebSocket } from 'ws';
+import { storedPayload } from '../approval/payload.js';
+import type { HubCore } from '../core.js';
+import type { FastifyBaseLogger as Logger } from 'fastify';
+import type { AgentConnection, AgentRegistry } from './registry.js';
+
+/** Bad frames tolerated on one connection before the hub closes it. @default 10 */
+export const MAX_BAD_FRAMES = 10;
+
+export interface SessionOptions {
+  hub: HubCore;
+  registry: AgentRegistry;
+  log: Logger;
+  /** Ping interval; a connection that missed the previous pong is terminated. */
+  pingMs: number;
+}
+
+type Phase = 'challenged' | 'pending' | 'ready' | 'closed';
+type Hello = AgentMessageOf<'hello'>['payload'];
+
+/**
+ * One agent connection: challenge → hello → pending | welcome, then facts,
+ * bundle pulls, reports, drift and health. Handlers are attached in the
+ * constructor, synchronously, so no frame is missed.
+ */
+export class AgentSession implements AgentConnection {
+  #phase: Phase = 'challenged';
+  #hello: Hello | null = null;
+  #nonce = randomBytes(32).toString('base64url');
+  #seq = 0;
+  #badFrames = 0;
+  #alive = true;
+  #timer: NodeJS.Timeout;
+  #log: Logger;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly opts: SessionOptions,
+  ) {
+    this.#log = opts.log;
+    socket.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    socket.on('pong', () => this.#onPong());
+    socket.on('close', () => this.#onClose());
+    socket.on('error', (err) => this.#log.warn({ err }, 'agent socket error'));
+    this.#timer = setInterval(() => this.#ping(), opts.pingMs);
+    this.#timer.unref();
+    this.#send('challenge', { nonce: this.#nonce, hubKey: encodePublicKey(opts.hub.key.publicKey) });
+  }
+
+  get node(): string {
+    return this.#hello?.node ?? '';
+  }
+
+  get publicKey(): string {
+    return this.#hello?.publicKey ?? '';
+  }
+
+  announce(serial: number): void {
+    if (this.#phase === 'ready') this.#send('bundle.available', { serial });
+  }
+
+  accepted(): void {
+    if (this.#phase === 'pending' && this.opts.hub.store.nodes.get(this.node)?.publicKey === this.publicKey) this.#welcome();
+  }
+
+  revoked(): void {
+    this.#fail('STEMS_NODE_REJECTED', `Node ${this.node} was rejected or revoked on the hub`);
+  }
+
+  #send<T extends HubMessage['type']>(type: T, payload: Extract<HubMessage, { type: T }>['payload']): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    this.socket.send(makeFrame<HubMessage>(type, payload, `h${++this.#seq}`));
+  }
+
+  #error(code: ErrorCode, message: string): void {
+    this.#send('error', { code, message });
+  }
+
+  /** Sends an error and closes (policy violation). */
+  #fail(code: ErrorCode, message: string): void {
+    this.#log.warn({ code, node: this.node || undefined }, 'closing agent connection');
+    this.#error(code, message);
+    this.#phase = 'closed';
+    this.socket.close(1008, code);
+  }
+
+  #bad(code: ErrorCode, message: string): void {
+    this.#badFrames++;
+    if (this.#badFrames >= MAX_BAD_FRAMES) this.#fail(code, `${message} (too many bad frames, closing)`);
+    else this.#error(code, message);
+  }
+
+  #onMessage(data: unknown, isBinary: boolean): void {
+    if (this.#phase === 'closed') return;
+    if (isBinary || !Buffer.isBuffer(data)) {
+      this.#bad('STEMS_WIRE_MALFORMED', 'Frames are JSON text');
+      return;
+    }
+    const parsed = parseFrame(AgentMessage, data);
+    if (!parsed.ok) {
+      this.#bad(parsed.error.code, parsed.error.message);
+      return;
+    }
+    try {
+      this.#handle(parsed.message);
+    } catch (err) {
+      // One frame's failure must not take the hub (or the connection) down.
+      this.#log.error({ err, type: parsed.message.type }, 'agent frame failed');
+      this.#error('STEMS_INTERNAL', `The hub failed to handle ${parsed.message.type}`);
+    }
+  }
+
+  #handle(message: AgentMessage): void {
+    if (message.type === 'error') {
+      this.#log.warn({ code: message.payload.code, message: message.payload.message }, 'agent sent an error');
+      return;
+    }
+    if (this.#phase === 'challenged') {
+      if (message.type !== 'hello') this.#bad('STEMS_WIRE_UNEXPECTED', `Expected hello, got ${message.type}`);
+      else this.#onHello(message.payload);
+      return;
+    }
+    if (message.type === 'hello') {
+      this.#bad('STEMS_WIRE_UNEXPECTED', 'hello was already received on this connection');
+      return;
+    }
+    const node = this.opts.hub.store.nodes.get(this.node);
+    if (this.#phase === 'pending' || node?.state !== 'accepted') {
+      // A key that is not accepted hears `pending` and nothing else.
+      this.#send('pending', { fingerprint: node?.fingerprint ?? '' });
+      return;
+    }
+    const store = this.opts.hub.store;
+    const at = this.opts.hub.now().toISOString();
+    store.nodes.touch(this.node, at);
+    switch (message.type) {
+      case 'bundle.get':
+        this.#sendBundle();
+        return;
+      case 'facts':
+        store.nodes.setFacts(this.node, message.payload.facts, sha256Hex(canonicalJson(message.payload.facts)));
+        break;
+      case 'report':
+        store.events.addReport(this.node, message.payload, at);
+        this.#log.info({ serial: message.payload.serial, status: message.payload.status }, 'apply report');
+        break;
+      case 'drift':
+        store.events.addDrift(this.node, message.payload, at);
+        break;
+      case 'health':
+        store.events.addHealth(this.node, message.payload);
+        break;
+    }
+    this.#send('ack', { of: message.id });
+  }
+
+  #onHello(hello: Hello): void {
+    let publicKey: Uint8Array;
+    try {
+      publicKey = decodePublicKey(hello.publicKey);
+    } catch (err) {
+      this.#log.warn({ err }, 'hello with an invalid key');
+      this.#fail('STEMS_WIRE_AUTH_FAILED', 'hello carries no valid ed25519 public key');
+      return;
+    }
+    if (!verifyBytes(Buffer.from(challengeText('agent', this.#nonce, hello.node)), hello.sig, publicKey)) {
+      this.#fail('STEMS_WIRE_AUTH_FAILED', 'The challenge signature does not verify');
+      return;
+    }
+    this.#hello = { ...hello, publicKey: encodePublicKey(publicKey) };
+    this.#log = this.#log.child({ node: hello.node });
+    const { hub } = this.opts;
+    const fingerprint = fingerprintOf(publicKey);
+    const at = hub.now().toISOString();
+    const existing = hub.store.nodes.get(hello.node);
+    const sameKey = existing?.publicKey === this.publicKey;
+    if (existing && !sameKey && (existing.state === 'accepted' || existing.state === 'pending')) {
+      this.#fail('STEMS_WIRE_AUTH_FAILED', `Node ${hello.node} is on record with another key`);
+      return;
+    }
+    if (existing && sameKey && (existing.state === 'rejected' || existing.state === 'revoked')) {
+      this.#fail('STEMS_NODE_REJECTED', `Node ${hello.node} was ${existing.state} on the hub`);
+      return;
+    }
+    const joined = hello.joinToken !== undefined && existing?.state !== 'accepted' && this.#consumeJoin(hello.joinToken, at);
+    if (!existing || !sameKey || joined) {
+      // New node, or a fresh key after a reject/revoke: on record as pending, or accepted by a join token.
+      hub.store.transaction(() => {
+        hub.store.nodes.upsert({ name: hello.node, publicKey: this.publicKey, fingerprint, state: joined ? 'accepted' : 'pending', at });
+        if (joined) {
+          hub.store.audit.append({ at, actor: 'join-token', action: 'node.accept', target: hello.node, details: { fingerprint } });
+        }
+      });
+      this.#log.info({ fingerprint, joined }, joined ? 'node enrolled with a join token' : 'new node waits for acceptance');
+    } else {
+      hub.store.nodes.touch(hello.node, at);
+    }
+    if (hello.joinToken !== undefined && !joined && existing?.state !== 'accepted') {
+      this.#error('STEMS_TOKEN_INVALID', 'The join token is unknown, used or expired; the node waits for acceptance');
+    }
+    this.opts.registry.add(this);
+    if (hub.store.nodes.get(hello.node)?.state === 'accepted') this.#welcome();
+    else {
+      this.#phase = 'pending';
+      this.#send('pending', { fingerprint });
+    }
+  }
+
+  #consumeJoin(token: string, at: string): boolean {
+    return this.opts.hub.store.tokens.consumeJoin(token, this.node, at);
+  }
+
+  #welcome(): void {
+    const { hub } = this.opts;
+    const latest = hub.store.bundles.latest(this.node);
+    const cluster = latest ? storedPayload(latest.envelope).cluster : (hub.store.revisions.latestCluster() ?? '');
+    const hubSig = signBytes(Buffer.from(challengeText('hub', this.#hello?.nonce ?? '', this.node)), hub.key.secretKey);
+    this.#phase = 'ready';
+    this.#send('welcome', { node: this.node, cluster, hubSig, serial: latest?.serial ?? 0 });
+    this.#log.info({ serial: latest?.serial ?? 0 }, 'agent welcomed');
+  }
+
+  #sendBundle(): void {
+    const latest = this.opts.hub.store.bundles.latest(this.node);
+    if (!latest) {
+      this.#send('bundle.none', {});
+      return;
+    }
+    this.#send('bundle', { envelope: BundleEnvelope.parse(JSON.parse(latest.envelope)) });
+  }
+
+  #ping(): void {
+    if (!this.#alive) {
+      this.#log.info('agent missed a pong; terminating');
+      this.socket.terminate();
+      return;
+    }
+    this.#alive = false;
+    this.socket.ping();
+  }
+
+  #onPong(): void {
+    this.#alive = true;
+    if (this.#phase === 'ready') this.opts.hub.store.nodes.touch(this.node, this.opts.hub.now().toISOString());
+  }
+
+  #onClose(): void {
+    this.#phase = 'closed';
+    clearInterval(this.#timer);
+    this.opts.registry.remove(this);
+  }
+}
