@@ -99,6 +99,10 @@ function handle(root: string, prefix: string, options: ServeGitHttpOptions) {
       if (!res.headersSent) res.writeHead(500);
       res.end(String(err));
     });
+    // the backend may answer (and exit) before reading the whole body, e.g. with an error
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') res.destroy(err);
+    });
     req.pipe(child.stdin);
     pipeCgiResponse(child, res);
   };

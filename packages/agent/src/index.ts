@@ -1,10 +1,10 @@
-export { runCli, type CliIO } from './cli/program.js';
-export { hubWsUrl, loadAgentConfig, parseAgentConfig, type ConfigOverrides, type ParsedConfig, writeAgentConfig } from './config/load.js';
+export { type CliIO, runCli } from './cli/program.js';
+export { type ConfigOverrides, hubWsUrl, loadAgentConfig, type ParsedConfig, parseAgentConfig, writeAgentConfig } from './config/load.js';
 export { AGENT_DEFAULTS, type AgentConfig, AgentConfigFile, DEFAULT_CONFIG_PATH } from './config/schema.js';
 export { Backoff, type BackoffOptions } from './connection/backoff.js';
 export { HubConnection, type HubConnectionHandlers, type HubConnectionOptions } from './connection/client.js';
 export { type ProbeResult, probeHub } from './connection/probe.js';
-export { loadLastGood, receiveBundle, type ReceiveOutcome } from './daemon/bundle.js';
+export { loadLastGood, type ReceiveOutcome, receiveBundle } from './daemon/bundle.js';
 export { Daemon, type DaemonOptions } from './daemon/daemon.js';
 export { type Engine, loadEngine } from './daemon/engine-port.js';
 export { type CachedFacts, currentFacts, factsHash, readCachedFacts, refreshFacts } from './facts/cache.js';

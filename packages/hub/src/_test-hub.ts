@@ -28,7 +28,15 @@ const noRepo = async (): Promise<never> => {
 
 /** A real hub on a temp data dir (real SQLite file, real key), closed when the test ends. */
 export async function testHub(
-  opts: { repoUrl?: string; compile?: CompileFn; fetch?: FetchFn; pingMs?: number; now?: () => Date; config?: Partial<HubConfig> } = {},
+  opts: {
+    repoUrl?: string;
+    compile?: CompileFn;
+    fetch?: FetchFn;
+    pingMs?: number;
+    helloTimeoutMs?: number;
+    now?: () => Date;
+    config?: Partial<HubConfig>;
+  } = {},
 ): Promise<TestHub> {
   const dir = mkdtempSync(join(tmpdir(), 'stems-hub-'));
   const logs: string[] = [];
@@ -50,6 +58,7 @@ export async function testHub(
     compile: opts.compile ?? repo.compile,
     fetch: opts.fetch ?? repo.fetch,
     pingMs: opts.pingMs ?? 30_000,
+    ...(opts.helloTimeoutMs ? { helloTimeoutMs: opts.helloTimeoutMs } : {}),
     ...(opts.now ? { now: opts.now } : {}),
   });
   onTestFinished(async () => {

@@ -27,6 +27,8 @@ export interface BuildHubOptions {
   fetch: FetchFn;
   /** Websocket ping interval. @default 30000 */
   pingMs?: number;
+  /** Time a new agent connection has to say hello. @default 30000 */
+  helloTimeoutMs?: number;
   /** Clock, for tests of expiry and signed-request windows. @default () => new Date() */
   now?: () => Date;
 }
@@ -80,7 +82,10 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
       await api.register(approvalRoutes);
       await api.register(nodeRoutes);
       await api.register(tokenRoutes);
-      await api.register(agentRoutes, { pingMs: opts.pingMs ?? HUB_DEFAULTS.pingMs });
+      await api.register(agentRoutes, {
+        pingMs: opts.pingMs ?? HUB_DEFAULTS.pingMs,
+        ...(opts.helloTimeoutMs ? { helloTimeoutMs: opts.helloTimeoutMs } : {}),
+      });
     },
     { prefix: '/api/v1' },
   );

@@ -57,7 +57,14 @@ describe('sync → approve → bundle', () => {
 
     const approved = await post('/api/v1/approvals', { rev: 'latest', note: 'go' });
     expect(approved.statusCode).toBe(201);
-    expect(approved.json()).toMatchObject({ kind: 'approve', commit: repo.head, bundles: [{ node: 'n1', serial: 1 }, { node: 'n2', serial: 1 }] });
+    expect(approved.json()).toMatchObject({
+      kind: 'approve',
+      commit: repo.head,
+      bundles: [
+        { node: 'n1', serial: 1 },
+        { node: 'n2', serial: 1 },
+      ],
+    });
 
     const fixed = await commitFiles(repo.dir, { 'roles/base/role.yaml': ROLE.replace('from', 'at') }, 'fixed');
     await post('/api/v1/sync');
@@ -76,7 +83,12 @@ describe('sync → approve → bundle', () => {
       ['approve', 'alice', repo.head],
     ]);
     const status = (await get('/api/v1/status')).json();
-    expect(status).toMatchObject({ cluster: 'colab', branch: 'main', latestRevision: { commit: fixed, subject: 'fixed' }, pendingRevisions: 0 });
+    expect(status).toMatchObject({
+      cluster: 'colab',
+      branch: 'main',
+      latestRevision: { commit: fixed, subject: 'fixed' },
+      pendingRevisions: 0,
+    });
 
     const unknownNode = await post('/api/v1/approvals', { rev: fixed, nodes: ['ghost'] });
     expect(unknownNode.json().error.code).toBe('STEMS_NODE_NOT_FOUND');
@@ -123,7 +135,14 @@ describe('sync → approve → bundle', () => {
     ]);
     const open = (node: string, serial: number) => {
       const b = core.store.bundles.history(node).find((x) => x.serial === serial);
-      return verifyEnvelope(b?.envelope ?? '', { trustedKeys: [hub.key.publicKey], cluster: 'colab', node, lastSerial: 0, now, stored: true }).payload;
+      return verifyEnvelope(b?.envelope ?? '', {
+        trustedKeys: [hub.key.publicKey],
+        cluster: 'colab',
+        node,
+        lastSerial: 0,
+        now,
+        stored: true,
+      }).payload;
     };
     const [old, fresh] = [open('n1', 1), open('n1', 2)];
     expect(fresh.resources).toEqual(old.resources);

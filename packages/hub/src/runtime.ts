@@ -14,7 +14,12 @@ export const FIRST_SYNC_MAX = 50;
 
 /** compile + fetch over the configured repository. */
 export function repoFunctions(config: HubConfig, cacheDir: string): { compile: CompileFn; fetch: FetchFn } {
-  const source = openRepoSource({ url: config.repo.url, branch: config.repo.branch, cacheDir, ...(config.repo.auth ? { auth: config.repo.auth } : {}) });
+  const source = openRepoSource({
+    url: config.repo.url,
+    branch: config.repo.branch,
+    cacheDir,
+    ...(config.repo.auth ? { auth: config.repo.auth } : {}),
+  });
   return {
     compile: (commit, facts) => compileRevision(source.reader(commit.commit), commit, facts),
     fetch: async (since) => {
@@ -51,7 +56,11 @@ export function localCore(parts: BuildHubOptions): HubCore {
 }
 
 /** `hub init`: data dir, hub.yaml, hub key (0600) and database. Refuses to overwrite an existing hub. */
-export async function initHub(opts: { dataDir: string; config: HubConfig; force?: boolean }): Promise<{ dataDir: string; created: string[] }> {
+export async function initHub(opts: {
+  dataDir: string;
+  config: HubConfig;
+  force?: boolean;
+}): Promise<{ dataDir: string; created: string[] }> {
   const paths = hubPaths(opts.dataDir);
   if (existsSync(paths.config) && !opts.force) {
     throw new StemsError('STEMS_HUB_CONFIG', `${paths.config} already exists`, {

@@ -28,7 +28,13 @@ export function createJoinToken(hub: HubCore, req: { ttlSec?: number; by: string
   const expiresAt = new Date(now.getTime() + (req.ttlSec ?? DEFAULT_JOIN_TTL_SEC) * 1000).toISOString();
   return hub.store.transaction(() => {
     const token = hub.store.tokens.createJoin({ at: now.toISOString(), expiresAt, by: req.by });
-    hub.store.audit.append({ at: now.toISOString(), actor: req.by, action: 'join-token.create', target: 'join-token', details: { expiresAt } });
+    hub.store.audit.append({
+      at: now.toISOString(),
+      actor: req.by,
+      action: 'join-token.create',
+      target: 'join-token',
+      details: { expiresAt },
+    });
     return { token, expiresAt };
   });
 }

@@ -106,7 +106,10 @@ function normalize(a: string[], b: string[], edits: Edit[]): Edit[] {
   for (const edit of edits) {
     if (edit.op === '-') changedA[x++] = true;
     else if (edit.op === '+') changedB[y++] = true;
-    else x++, y++;
+    else {
+      x++;
+      y++;
+    }
   }
   shiftBoundaries(a, changedA, changedB);
   shiftBoundaries(b, changedB, changedA);

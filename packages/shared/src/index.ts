@@ -53,6 +53,7 @@ export {
   OnFailurePolicy,
   ownedKeys,
   PackageResource,
+  protoSafeRecord,
   RESOURCE_TYPES,
   RepoResource,
   Resource,

@@ -187,19 +187,33 @@ function toTemplateError(err: unknown, name: string, phase: 'compile' | 'render'
  * `__proto__` and friends resolve to nothing (a missing-variable error)
  * instead of reaching Object.prototype.
  */
+// Handlebars' strict lookup builds its message with `'not defined in ' + obj`;
+// an object with no prototype cannot become a string, which would turn a
+// missing variable into a TypeError. Detached objects share this prototype:
+// no string keys (lookups still find nothing), only Symbol.toPrimitive.
+// Shared rather than defined per object, which made every render slow.
+const DETACHED = Object.freeze(Object.create(null, { [Symbol.toPrimitive]: { value: () => '[object]' } }) as object);
+
+// Every template of a node renders with the same vars and facts objects (the
+// hub previews 50 templates × 100 nodes per commit): detach each object once.
+// Template data is read-only, so a copy can be shared between renders.
+const detachedCopies = new WeakMap<object, unknown>();
+
 function detach(value: unknown, depth = 0): unknown {
   if (depth > 64) throw new StemsError('STEMS_TEMPLATE_RENDER', 'Template data is nested more than 64 levels deep');
-  if (Array.isArray(value)) return value.map((v) => detach(v, depth + 1));
-  if (value !== null && typeof value === 'object') {
-    const out = Object.create(null) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(value)) out[k] = detach(v, depth + 1);
-    // Handlebars' strict lookup builds its message with `'not defined in ' + obj`;
-    // an object with no prototype cannot become a string, which would turn a
-    // missing variable into a TypeError. A symbol key is invisible to lookups.
-    Object.defineProperty(out, Symbol.toPrimitive, { value: () => '[object]', enumerable: false });
-    return out;
+  if (value === null || typeof value !== 'object') return value;
+  const known = detachedCopies.get(value);
+  if (known !== undefined) return known;
+  let out: unknown;
+  if (Array.isArray(value)) {
+    out = value.map((v) => detach(v, depth + 1));
+  } else {
+    const copy = Object.create(DETACHED) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(value)) copy[k] = detach(v, depth + 1);
+    out = copy;
   }
-  return value;
+  detachedCopies.set(value, out);
+  return out;
 }
 
 /** Compiles a template; syntax errors are STEMS_TEMPLATE_SYNTAX with name:line:col. */
@@ -244,6 +258,11 @@ export function renderTemplate(source: string, name: string, context: TemplateCo
   return compileTemplate(source, name).render(context);
 }
 
+// A condition is evaluated once per resource per node (the hub's preview, every
+// agent run): compile it once. Keyed by name too, which errors carry.
+const conditions = new Map<string, CompiledTemplate>();
+const MAX_CACHED_CONDITIONS = 2000;
+
 /**
  * Evaluates a `when:` condition (`facts.gpus`, `(eq facts.os.arch "x64")`)
  * with Handlebars truthiness: an empty list is false.
@@ -252,5 +271,12 @@ export function evaluateCondition(condition: string, name: string, context: Temp
   if (/[{}]/.test(condition)) {
     throw new StemsError('STEMS_TEMPLATE_SYNTAX', `${name}: a condition is an expression such as facts.gpus, without braces`);
   }
-  return renderTemplate(`{{#if ${condition}}}1{{/if}}`, name, context) === '1';
+  const key = `${name}\0${condition}`;
+  let compiled = conditions.get(key);
+  if (!compiled) {
+    if (conditions.size >= MAX_CACHED_CONDITIONS) conditions.clear();
+    compiled = compileTemplate(`{{#if ${condition}}}1{{/if}}`, name);
+    conditions.set(key, compiled);
+  }
+  return compiled.render(context) === '1';
 }

@@ -4,7 +4,7 @@ import { nodeCgroupDirs } from './cgroups.js';
 import { forceCleanRunSync, type RunRecord } from './cleanup.js';
 import { run } from './exec.js';
 import { withLock } from './lock.js';
-import { bridgeUp, inotifyInUse, inotifyLimit, nodeNet, setInotifyLimitSync } from './network.js';
+import { bridgeName, bridgeUp, inotifyInUse, inotifyLimit, nodeNet, setInotifyLimitSync } from './network.js';
 import { type Bind, startNode, type TestbedNode } from './node.js';
 import { DEFAULT_BASE_DIR, ensureRootfs } from './rootfs.js';
 import { createRun, listRuns, sweepDeadRuns } from './runs.js';
@@ -73,7 +73,10 @@ function installExitHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   process.on('exit', () => {
-    for (const { dir } of live.values()) forceCleanRunSync(dir);
+    for (const { dir, baseDir } of live.values()) {
+      forceCleanRunSync(dir);
+      restoreInotifySync(baseDir, dir);
+    }
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
@@ -172,7 +175,11 @@ export async function hostLeftovers(runId: string, baseDir = DEFAULT_BASE_DIR): 
   const netns = await run('ip', ['netns', 'list']);
   for (const line of netns.stdout.split('\n')) if (line.includes(`stems-${runId}-`)) found.push(`netns ${line.trim()}`);
   const links = await run('ip', ['-o', 'link', 'show']);
-  for (const line of links.stdout.split('\n')) if (line.includes(runId)) found.push(`link ${line.split(':')[1]?.trim()}`);
+  for (const line of links.stdout.split('\n')) {
+    // "3: stv1a2b3cn1@if2: <…>": the interface name, without the peer suffix.
+    const name = line.split(': ')[1]?.split('@')[0] ?? '';
+    if (name === bridgeName(runId) || name.startsWith(`stv${runId}n`)) found.push(`link ${name}`);
+  }
   const runDir = join(baseDir, 'runs', runId);
   for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) if (line.includes(runDir)) found.push(`mount ${line}`);
   for (const dir of nodeCgroupDirs(runId, '')) {

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { StemsError } from '@stems/shared';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import { type ConfigOverrides, loadAgentConfig } from '../config/load.js';
 import { type AgentConfig, DEFAULT_CONFIG_PATH } from '../config/schema.js';
+import { agentVersion } from './version.js';
 
 /** Flags every command takes; each also has an environment variable. */
 export interface GlobalFlags {
@@ -30,20 +30,23 @@ export const GLOBAL_OPTIONS = {
   version: { type: 'boolean' },
 } as const;
 
-export function agentVersion(): string {
-  // src/cli and dist/cli both sit two levels below the package root
-  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
-  const version: unknown = JSON.parse(text).version;
-  return typeof version === 'string' ? version : '0.0.0';
-}
-
 /** Secrets never reach a log line (STYLE 9). */
-export const REDACT_PATHS = ['token', 'joinToken', 'secretKey', 'privateKey', '*.token', '*.joinToken', '*.secretKey', '*.privateKey', '*.*.secretKey'];
+export const REDACT_PATHS = [
+  'token',
+  'joinToken',
+  'secretKey',
+  'privateKey',
+  '*.token',
+  '*.joinToken',
+  '*.secretKey',
+  '*.privateKey',
+  '*.*.secretKey',
+];
 
-export function makeLogger(opts: { level: string; toStderr: boolean }): Logger {
+export function makeLogger(opts: { level: string; toStderr: boolean; destination?: DestinationStream }): Logger {
   return pino(
     { level: opts.level, base: { name: 'stems-agent' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
-    pino.destination({ fd: opts.toStderr ? 2 : 1, sync: true }),
+    opts.destination ?? pino.destination({ fd: opts.toStderr ? 2 : 1, sync: true }),
   );
 }
 

@@ -21,7 +21,11 @@ function colorDiff(diff: string, p: Paint): string {
   return diff
     .split('\n')
     .map((line) =>
-      line.startsWith('+') && !line.startsWith('+++') ? p.green(line) : line.startsWith('-') && !line.startsWith('---') ? p.red(line) : line,
+      line.startsWith('+') && !line.startsWith('+++')
+        ? p.green(line)
+        : line.startsWith('-') && !line.startsWith('---')
+          ? p.red(line)
+          : line,
     )
     .join('\n');
 }
@@ -41,7 +45,9 @@ export function formatReport(report: ApplyReport, p: Paint): string {
   const lines = [`${color(report.status)}: bundle serial ${report.serial} in ${Math.round(report.durationMs)} ms`];
   for (const r of report.resources) {
     if (r.outcome === 'unchanged') continue;
-    lines.push(`  ${r.outcome === 'failed' ? p.red('✗') : p.yellow('~')} ${r.id} ${p.dim(r.outcome)}${r.changes.length ? `: ${r.changes.join(', ')}` : ''}`);
+    lines.push(
+      `  ${r.outcome === 'failed' ? p.red('✗') : p.yellow('~')} ${r.id} ${p.dim(r.outcome)}${r.changes.length ? `: ${r.changes.join(', ')}` : ''}`,
+    );
     if (r.error) lines.push(`    ${p.red(r.error.code)}: ${r.error.message}`);
   }
   if (report.error) lines.push(`${p.red(report.error.code)}: ${report.error.message}`);
@@ -68,7 +74,13 @@ export function formatFacts(result: FactsResult, p: Paint): string {
 }
 
 export function formatEnroll(r: EnrollResult, p: Paint): string {
-  const status = { accepted: p.green('accepted'), pending: p.yellow('pending'), refused: p.red('refused'), unreachable: p.yellow('unreachable'), skipped: p.dim('not contacted') }[r.hub.status];
+  const status = {
+    accepted: p.green('accepted'),
+    pending: p.yellow('pending'),
+    refused: p.red('refused'),
+    unreachable: p.yellow('unreachable'),
+    skipped: p.dim('not contacted'),
+  }[r.hub.status];
   return [
     `enrolled node ${p.bold(r.node)}`,
     `  config       ${r.configPath}`,

@@ -1,10 +1,21 @@
-import { runCli } from './program.js';
-
 // The executable: bin/stems-agent imports this file. Everything testable is in program.ts.
-const code = await runCli(process.argv.slice(2), {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  env: process.env,
-  isTTY: process.stdout.isTTY === true,
-});
-process.exitCode = code;
+const argv = process.argv.slice(2);
+
+// --help and --version answer without loading zod, pino or the engine.
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '--help' || argv[0] === '-h')) {
+  if (argv[0] === '--version') {
+    const { agentVersion } = await import('./version.js');
+    process.stdout.write(`${agentVersion()}\n`);
+  } else {
+    const { HELP } = await import('./help.js');
+    process.stdout.write(`${HELP['']}\n`);
+  }
+} else {
+  const { runCli } = await import('./program.js');
+  process.exitCode = await runCli(argv, {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    isTTY: process.stdout.isTTY === true,
+  });
+}

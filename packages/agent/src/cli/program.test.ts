@@ -7,7 +7,7 @@ import { type AgentFixture, agentFixture, filesOnlyPayload, MOTD_RENDERED, signe
 import { nodeKeyPath } from '../identity/keys.js';
 import { AgentState } from '../state/store.js';
 import { runCommand } from './commands/run.js';
-import { resolveContext } from './context.js';
+import { makeLogger, resolveContext } from './context.js';
 import { runCli } from './program.js';
 
 let fx: AgentFixture;
@@ -112,7 +112,12 @@ describe('stems-agent enroll / plan / apply --once', () => {
       fx.stateDir,
     ]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ node: 'n9', keyCreated: true, hub: { status: 'skipped' }, next: expect.stringContaining('hub nodes accept n9') });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      node: 'n9',
+      keyCreated: true,
+      hub: { status: 'skipped' },
+      next: expect.stringContaining('hub nodes accept n9'),
+    });
     expect((await stat(nodeKeyPath(fx.stateDir))).mode & 0o777).toBe(0o600);
   });
 
@@ -170,6 +175,16 @@ describe('stems-agent facts', () => {
     const human = await cli(['facts', '--state', fx.stateDir, '--config', join(fx.dir, 'none.yaml')]);
     expect(human.stdout).toMatch(/hostname\s+\S+/);
     expect(human.stdout).toContain('(cached)');
+  });
+});
+
+describe('logging', () => {
+  it('redacts tokens and secret keys', () => {
+    const lines: string[] = [];
+    const log = makeLogger({ level: 'info', toStderr: false, destination: { write: (l: string) => lines.push(l) } });
+    log.info({ joinToken: 'jt_secret', hello: { joinToken: 'jt_nested', node: 'n1' }, key: { secretKey: 'sk' } }, 'hello');
+    expect(lines.join('')).not.toMatch(/jt_secret|jt_nested|"sk"/);
+    expect(lines.join('')).toContain('"node":"n1"');
   });
 });
 

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { isStemsError, StemsError, toStemsError } from '@stems/shared';
-import { agentVersion, type CliContext, GLOBAL_OPTIONS, resolveContext, usage } from './context.js';
+import { type CliContext, GLOBAL_OPTIONS, resolveContext, usage } from './context.js';
 import { formatEnroll, formatError, formatFacts, formatPlan, formatReport, paint } from './format.js';
 import { HELP } from './help.js';
+import { agentVersion } from './version.js';
 
 export interface CliIO {
   stdout(text: string): void;
@@ -67,7 +68,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       return 0;
     }
     const ctx: CliContext = {
-      ...resolveContext({ config: text(values, 'config'), state: text(values, 'state'), root: text(values, 'root') }, io.env, first === 'run'),
+      ...resolveContext(
+        { config: text(values, 'config'), state: text(values, 'state'), root: text(values, 'root') },
+        io.env,
+        first === 'run',
+      ),
       isTTY: io.isTTY,
     };
     const json = flag(values, 'json');
@@ -106,7 +111,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         return 0;
       }
       case 'apply': {
-        if (!flag(values, 'once')) throw usage('apply needs --once', 'The running agent applies continuously; `apply --once` applies the last good bundle now.');
+        if (!flag(values, 'once'))
+          throw usage('apply needs --once', 'The running agent applies continuously; `apply --once` applies the last good bundle now.');
         const { applyOnceCommand } = await import('./commands/apply.js');
         const report = await applyOnceCommand(ctx);
         out(report, () => formatReport(report, p));

@@ -89,7 +89,10 @@ function rules(file: AgentConfigFile): { errors: string[]; warnings: string[] } 
 export function parseAgentConfig(text: string, configPath: string, overrides: ConfigOverrides = {}): ParsedConfig {
   const { parsed, problems } = parseYaml(text, configPath);
   if (!parsed) {
-    return { errors: problems.map((p) => ({ line: p.line, col: p.col, message: `${configPath}:${p.line}:${p.col}: ${p.message}` })), warnings: [] };
+    return {
+      errors: problems.map((p) => ({ line: p.line, col: p.col, message: `${configPath}:${p.line}:${p.col}: ${p.message}` })),
+      warnings: [],
+    };
   }
   const result = AgentConfigFile.safeParse(parsed.value ?? {});
   if (!result.success) {
@@ -107,7 +110,10 @@ export function parseAgentConfig(text: string, configPath: string, overrides: Co
 }
 
 /** Reads agent.yaml; a missing file means the node is not enrolled. */
-export async function loadAgentConfig(configPath: string, overrides: ConfigOverrides = {}): Promise<ParsedConfig & { config: AgentConfig }> {
+export async function loadAgentConfig(
+  configPath: string,
+  overrides: ConfigOverrides = {},
+): Promise<ParsedConfig & { config: AgentConfig }> {
   let text: string;
   try {
     text = await readFile(configPath, 'utf8');
@@ -135,7 +141,9 @@ function emit(value: unknown, indent: string): string {
   if (value !== null && typeof value === 'object') {
     return Object.entries(value)
       .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => (v !== null && typeof v === 'object' ? `${indent}${k}:\n${emit(v, `${indent}  `)}` : `${indent}${k}: ${JSON.stringify(v)}\n`))
+      .map(([k, v]) =>
+        v !== null && typeof v === 'object' ? `${indent}${k}:\n${emit(v, `${indent}  `)}` : `${indent}${k}: ${JSON.stringify(v)}\n`,
+      )
       .join('');
   }
   return `${indent}${JSON.stringify(value)}\n`;

@@ -27,7 +27,11 @@ export const AGENT_DEFAULTS = Object.freeze({
   }),
 });
 
-const Interval = z.number().int().positive().max(7 * 24 * 3_600_000);
+const Interval = z
+  .number()
+  .int()
+  .positive()
+  .max(7 * 24 * 3_600_000);
 const AbsPath = z.string().min(1).startsWith('/', 'must be an absolute path');
 
 /** The agent.yaml file as written on disk. Unknown keys are errors: a typo must not be silently ignored. */

@@ -1,4 +1,14 @@
-import { AgentMessage, challengeText, encodePublicKey, generateKeyPair, type KeyPair, makeFrame, parseFrame, signBytes, verifyBytes } from '@stems/shared';
+import {
+  AgentMessage,
+  challengeText,
+  encodePublicKey,
+  generateKeyPair,
+  type KeyPair,
+  makeFrame,
+  parseFrame,
+  signBytes,
+  verifyBytes,
+} from '@stems/shared';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -32,7 +42,7 @@ async function scriptedHub(opts: { offerKey?: string; script?: Script } = {}): P
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/api/v1/agent' });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   const address = wss.address();
-  if (typeof address === 'string') throw new TypeError('expected a TCP address');
+  if (address === null || typeof address === 'string') throw new TypeError('expected a TCP address');
   const hub: ScriptedHub = {
     url: `ws://127.0.0.1:${address.port}/api/v1/agent`,
     key: generateKeyPair(),
@@ -65,7 +75,12 @@ const welcome: Script = (ws, msg, hub) => {
   const { node, publicKey, sig, nonce } = msg.payload;
   const ok = verifyBytes(Buffer.from(challengeText('agent', NONCE, node)), sig, Buffer.from(publicKey.slice(8), 'base64'));
   if (!ok) throw new Error('agent signature did not verify');
-  send(ws, 'welcome', { node, cluster: 'colab', serial: 3, hubSig: signBytes(Buffer.from(challengeText('hub', nonce, node)), hub.key.secretKey) });
+  send(ws, 'welcome', {
+    node,
+    cluster: 'colab',
+    serial: 3,
+    hubSig: signBytes(Buffer.from(challengeText('hub', nonce, node)), hub.key.secretKey),
+  });
 };
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -110,7 +125,10 @@ describe('HubConnection handshake', () => {
     const conn = connect(hub, { welcome: (w) => welcomes.push(w) });
     await until(() => conn.ready);
     expect(welcomes).toEqual([{ node: 'projector', cluster: 'colab', serial: 3, hubSig: expect.any(String) }]);
-    expect(hub.received[0]).toMatchObject({ type: 'hello', payload: { node: 'projector', lastSerial: 2, joinToken: 'jt_once', agentVersion: '0.0.0-test' } });
+    expect(hub.received[0]).toMatchObject({
+      type: 'hello',
+      payload: { node: 'projector', lastSerial: 2, joinToken: 'jt_once', agentVersion: '0.0.0-test' },
+    });
     expect(conn.send('bundle.get', {})).toBe(true);
     await until(() => hub.received.length === 2);
     expect(hub.received[1]?.type).toBe('bundle.get');

@@ -12,8 +12,8 @@ import {
   MAX_FRAME_BYTES,
   makeFrame,
   parseFrame,
-  signBytes,
   StemsError,
+  signBytes,
   verifyBytes,
   type WireError,
 } from '@stems/shared';
@@ -88,7 +88,11 @@ export class HubConnection {
   constructor(opts: HubConnectionOptions) {
     this.#opts = opts;
     this.#pinned = decodePublicKey(opts.hubKey);
-    this.#backoff = new Backoff({ backoffMinMs: opts.backoffMinMs, backoffMaxMs: opts.backoffMaxMs, ...(opts.random ? { random: opts.random } : {}) });
+    this.#backoff = new Backoff({
+      backoffMinMs: opts.backoffMinMs,
+      backoffMaxMs: opts.backoffMaxMs,
+      ...(opts.random ? { random: opts.random } : {}),
+    });
   }
 
   get ready(): boolean {
@@ -221,26 +225,37 @@ export class HubConnection {
     const msg = parsed.message;
     switch (msg.type) {
       case 'challenge':
-        return this.#onChallenge(msg);
+        this.#onChallenge(msg);
+        return;
       case 'pending':
-        if (this.#phase !== 'hello-sent' && this.#phase !== 'pending') return this.#unexpected(msg.type);
+        if (this.#phase !== 'hello-sent' && this.#phase !== 'pending') {
+          this.#unexpected(msg.type);
+          return;
+        }
         this.#phase = 'pending';
         this.#opts.log.info({ fingerprint: msg.payload.fingerprint }, 'node key pending acceptance on the hub');
         this.#opts.handlers.pending?.(msg.payload.fingerprint);
         return;
       case 'welcome':
-        return this.#onWelcome(msg);
+        this.#onWelcome(msg);
+        return;
       case 'error':
         if (this.#phase !== 'ready') {
           const err = new StemsError(msg.payload.code, msg.payload.message, { ...(msg.payload.hint ? { hint: msg.payload.hint } : {}) });
-          if (SLOW_RETRY_CODES.has(msg.payload.code)) return this.#refuse(err);
+          if (SLOW_RETRY_CODES.has(msg.payload.code)) {
+            this.#refuse(err);
+            return;
+          }
           this.#opts.log.warn({ error: msg.payload }, 'hub sent an error during the handshake');
           return;
         }
         this.#opts.handlers.message?.(msg);
         return;
       default:
-        if (this.#phase !== 'ready') return this.#unexpected(msg.type);
+        if (this.#phase !== 'ready') {
+          this.#unexpected(msg.type);
+          return;
+        }
         this.#opts.handlers.message?.(msg);
     }
   }
@@ -250,7 +265,10 @@ export class HubConnection {
   }
 
   #onChallenge(msg: HubMessageOf<'challenge'>): void {
-    if (this.#phase !== 'connecting') return this.#unexpected(msg.type);
+    if (this.#phase !== 'connecting') {
+      this.#unexpected(msg.type);
+      return;
+    }
     let offered: Uint8Array | undefined;
     try {
       offered = decodePublicKey(msg.payload.hubKey);
@@ -259,11 +277,16 @@ export class HubConnection {
       offered = undefined; // an undecodable key is simply not ours; refused below
     }
     if (!offered || !Buffer.from(offered).equals(Buffer.from(this.#pinned))) {
-      return this.#refuse(
-        new StemsError('STEMS_HUB_KEY_MISMATCH', `Hub at ${this.#opts.wsUrl} presented key ${msg.payload.hubKey}, not the pinned ${this.#opts.hubKey}`, {
-          hint: 'Check the hub URL. If the hub key was rotated on purpose, re-enroll with the new key (`hub key` prints it).',
-        }),
+      this.#refuse(
+        new StemsError(
+          'STEMS_HUB_KEY_MISMATCH',
+          `Hub at ${this.#opts.wsUrl} presented key ${msg.payload.hubKey}, not the pinned ${this.#opts.hubKey}`,
+          {
+            hint: 'Check the hub URL. If the hub key was rotated on purpose, re-enroll with the new key (`hub key` prints it).',
+          },
+        ),
       );
+      return;
     }
     const { node, keyPair } = this.#opts;
     this.#agentNonce = randomBytes(32).toString('base64url');
@@ -281,15 +304,19 @@ export class HubConnection {
   }
 
   #onWelcome(msg: HubMessageOf<'welcome'>): void {
-    if (this.#phase !== 'hello-sent' && this.#phase !== 'pending') return this.#unexpected(msg.type);
+    if (this.#phase !== 'hello-sent' && this.#phase !== 'pending') {
+      this.#unexpected(msg.type);
+      return;
+    }
     const { node } = this.#opts;
     const proof = Buffer.from(challengeText('hub', this.#agentNonce, node));
     if (msg.payload.node !== node || !verifyBytes(proof, msg.payload.hubSig, this.#pinned)) {
-      return this.#refuse(
+      this.#refuse(
         new StemsError('STEMS_HUB_KEY_MISMATCH', `Hub at ${this.#opts.wsUrl} could not prove it holds the pinned key`, {
           hint: 'Something answered in the hub’s place. Check the hub URL and the network path.',
         }),
       );
+      return;
     }
     this.#phase = 'ready';
     this.#opts.log.info({ cluster: msg.payload.cluster, serial: msg.payload.serial }, 'connected to hub');

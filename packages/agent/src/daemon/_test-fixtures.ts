@@ -1,7 +1,16 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUNDLE_FORMAT, type BundlePayload, encodePublicKey, type Facts, generateKeyPair, type KeyPair, sha256Hex, signPayload } from '@stems/shared';
+import {
+  BUNDLE_FORMAT,
+  type BundlePayload,
+  encodePublicKey,
+  type Facts,
+  generateKeyPair,
+  type KeyPair,
+  sha256Hex,
+  signPayload,
+} from '@stems/shared';
 import pino from 'pino';
 import { parseAgentConfig } from '../config/load.js';
 import type { AgentConfig } from '../config/schema.js';
@@ -49,7 +58,15 @@ export function filesOnlyPayload(overrides: Partial<BundlePayload> = {}): Bundle
     policy: { onFailure: 'rollback' },
     vars: { swappiness: 10 },
     resources: [
-      { type: 'directory', path: '/etc/app', mode: '0755', id: 'directory:/etc/app', notify: [], drift: 'enforce', origin: 'role.yaml:1:1' },
+      {
+        type: 'directory',
+        path: '/etc/app',
+        mode: '0755',
+        id: 'directory:/etc/app',
+        notify: [],
+        drift: 'enforce',
+        origin: 'role.yaml:1:1',
+      },
       {
         type: 'file',
         path: '/etc/motd',

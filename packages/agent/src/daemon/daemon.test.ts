@@ -1,6 +1,6 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeKeyFile, generateKeyPair } from '@stems/shared';
+import { generateKeyPair, writeKeyFile } from '@stems/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nodeKeyPath } from '../identity/keys.js';
 import { Outbox } from '../state/outbox.js';
@@ -18,10 +18,60 @@ afterEach(async () => {
   await fx.cleanup();
 });
 
+const until = async (check: () => Promise<boolean>, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
+
+describe('Daemon drift loop', () => {
+  it('repairs drift on enforce resources, only reports it on report resources, and queues drift reports', async () => {
+    const drifty = await agentFixture({ hubUrl: 'http://127.0.0.1:1', intervals: { driftMs: 100, backoffMinMs: 50, backoffMaxMs: 200 } });
+    try {
+      await writeKeyFile(nodeKeyPath(drifty.stateDir), generateKeyPair());
+      const base = filesOnlyPayload({ expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+      // the directory only reports drift; the motd is enforced
+      const payload = { ...base, resources: base.resources.map((r) => (r.type === 'directory' ? { ...r, drift: 'report' as const } : r)) };
+      const state = new AgentState(drifty.stateDir);
+      await state.acceptSerial(5);
+      await state.writeBundle(signed(payload, drifty.hub));
+      const daemon = await Daemon.start({ config: drifty.config, log: silent, agentVersion: 't' });
+      await daemon.idle();
+      const motd = join(drifty.root, 'etc/motd');
+      expect(await readFile(motd, 'utf8')).toBe(MOTD_RENDERED);
+
+      await writeFile(motd, 'vandalised\n');
+      await chmod(join(drifty.root, 'etc/app'), 0o700);
+      // a fresh Outbox reads the file the daemon wrote (each instance caches what it read)
+      const driftItems = async () => (await new Outbox(drifty.stateDir).list()).flatMap((i) => (i.type === 'drift' ? i.payload.items : []));
+      await until(async () => (await driftItems()).some((i) => i.status === 'repaired')).finally(() => daemon.stop());
+
+      expect(await readFile(motd, 'utf8')).toBe(MOTD_RENDERED);
+      expect((await stat(join(drifty.root, 'etc/app'))).mode & 0o777).toBe(0o700); // report only: left as found
+      const items = await driftItems();
+      expect(items).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ id: 'file:/etc/motd', status: 'drifted', aspects: ['content'] }),
+          expect.objectContaining({ id: 'file:/etc/motd', status: 'repaired' }),
+          expect.objectContaining({ id: 'directory:/etc/app', status: 'drifted', aspects: ['mode'] }),
+        ]),
+      );
+      // reported once, not on every check
+      expect(items.filter((i) => i.id === 'directory:/etc/app')).toHaveLength(1);
+    } finally {
+      await drifty.cleanup();
+    }
+  });
+});
+
 describe('Daemon without its hub', () => {
   it('refuses to start when the node was never enrolled', async () => {
     const bare = await agentFixture();
-    await expect(Daemon.start({ config: bare.config, log: silent, agentVersion: 't' })).rejects.toMatchObject({ code: 'STEMS_AGENT_NOT_ENROLLED' });
+    await expect(Daemon.start({ config: bare.config, log: silent, agentVersion: 't' })).rejects.toMatchObject({
+      code: 'STEMS_AGENT_NOT_ENROLLED',
+    });
     await bare.cleanup();
   });
 
@@ -36,7 +86,9 @@ describe('Daemon without its hub', () => {
     expect(await readFile(join(fx.root, 'etc/motd'), 'utf8')).toBe(MOTD_RENDERED);
     expect(daemon.connected).toBe(false);
     const queued = await new Outbox(fx.stateDir).list();
-    expect(queued).toEqual([expect.objectContaining({ type: 'report', payload: expect.objectContaining({ serial: 5, status: 'changed' }) })]);
+    expect(queued).toEqual([
+      expect.objectContaining({ type: 'report', payload: expect.objectContaining({ serial: 5, status: 'changed' }) }),
+    ]);
     await daemon.stop();
   });
 

@@ -77,7 +77,12 @@ export class Daemon {
     this.#cluster = this.#cfg.cluster ?? learned;
     this.#joinToken = await readJoinToken(paths.state);
     this.#lastReport = await this.state.readLastReport();
-    this.#facts = await currentFacts({ stateDir: paths.state, factsDir: paths.factsDir, maxAgeMs: intervals.factsRefreshMs, log: this.#log });
+    this.#facts = await currentFacts({
+      stateDir: paths.state,
+      factsDir: paths.factsDir,
+      maxAgeMs: intervals.factsRefreshMs,
+      log: this.#log,
+    });
     this.#engine = this.#opts.engine ?? (await loadEngine({ root: paths.root, log: this.#log }));
     await this.#loadLastGood();
     // Enforce what we have before (and whether or not) the hub answers.

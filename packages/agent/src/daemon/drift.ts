@@ -27,7 +27,13 @@ export class DriftTracker {
     }
     for (const [id, result] of drifted) {
       if (this.#open.has(id)) continue;
-      const item: DriftItem = { id, status: 'drifted', aspects: result.aspects, detectedAt: at, ...(result.diff ? { diff: result.diff } : {}) };
+      const item: DriftItem = {
+        id,
+        status: 'drifted',
+        aspects: result.aspects,
+        detectedAt: at,
+        ...(result.diff ? { diff: result.diff } : {}),
+      };
       this.#open.set(id, item);
       items.push(item);
     }

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import type { ApplyReport, BundlePayload, DriftAspect, Facts } from '@stems/shared';
 import type { Logger } from 'pino';
 
@@ -22,6 +23,8 @@ export interface Engine {
 export async function loadEngine(opts: { root: string; log: Logger }): Promise<Engine> {
   const [engine, system] = await Promise.all([import('../engine/index.js'), import('../system/systemd.js')]);
   const { root, log } = opts;
+  // A root prefix (tests, the demo, a chroot) may not exist yet; the real root always does.
+  if (root !== '' && root !== '/') await mkdir(root, { recursive: true, mode: 0o755 });
   const systemd = system.realSystemd({ root });
   const base = (facts: Facts) => ({ root, facts, systemd, log });
   return {

@@ -1,11 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import type { KeyPair } from '@stems/shared';
 import { afterEach, describe, expect, it } from 'vitest';
-// The real hub, in-process: the agent package never imports the hub at run
-// time (STYLE 1); only this test does, to check both sides of the protocol
-// against each other. The multi-process version is in test/ (end-to-end).
-import { commitFiles, type GitRepo, makeGitRepo } from '../../../../test/helpers/git-http.js';
-import { testHub } from '../../../hub/src/_test-hub.js';
 import { loadAgentConfig } from '../config/load.js';
 import { enroll } from '../identity/enroll.js';
 import { type AgentFixture, agentFixture, silent } from './_test-fixtures.js';
@@ -25,6 +24,61 @@ const ROLE = `resources:
     mode: "0644"
 `;
 
+/*
+ * The real hub, in-process. The agent never imports the hub (STYLE 1), and its
+ * typecheck must not pull in the hub's sources, so this test loads the hub's
+ * test helper by URL at run time and names only the few members it uses. The
+ * multi-process version of this flow is in test/ (end-to-end).
+ */
+interface InjectResponse {
+  statusCode: number;
+  json(): { nodes: Array<{ name: string; serial: number }> };
+}
+interface RealHub {
+  app: {
+    listen(opts: { port: number; host: string }): Promise<string>;
+    inject(opts: { method: string; url: string; headers: Record<string, string>; payload?: object }): Promise<InjectResponse>;
+  };
+  key: KeyPair;
+  token(role: 'operator', name?: string): string;
+}
+interface TestHubModule {
+  testHub(opts: { repoUrl: string }): Promise<RealHub>;
+}
+const isTestHubModule = (m: unknown): m is TestHubModule =>
+  typeof m === 'object' && m !== null && 'testHub' in m && typeof m.testHub === 'function';
+
+async function realHub(repoUrl: string): Promise<RealHub> {
+  const mod: unknown = await import(new URL('../../../hub/src/_test-hub.ts', import.meta.url).href);
+  if (!isTestHubModule(mod)) throw new TypeError('packages/hub/src/_test-hub.ts no longer exports testHub');
+  return mod.testHub({ repoUrl });
+}
+
+const run = promisify(execFile);
+const git = (dir: string, ...args: string[]) => run('git', args, { cwd: dir });
+
+/** A real git repository made with the git CLI; returns a function that commits more files. */
+async function gitRepo(
+  files: Record<string, string>,
+): Promise<{ dir: string; commit(files: Record<string, string>, msg: string): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'stems-agent-git-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  await git(dir, 'init', '--quiet', '-b', 'main');
+  await git(dir, 'config', 'user.name', 'Stems Test');
+  await git(dir, 'config', 'user.email', 'test@stems.invalid');
+  await git(dir, 'config', 'commit.gpgsign', 'false');
+  const commit = async (more: Record<string, string>, msg: string) => {
+    for (const [path, text] of Object.entries(more)) {
+      await mkdir(dirname(join(dir, path)), { recursive: true });
+      await writeFile(join(dir, path), text);
+    }
+    await git(dir, 'add', '--all');
+    await git(dir, 'commit', '--quiet', '-m', msg);
+  };
+  await commit(files, 'first');
+  return { dir, commit };
+}
+
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -42,12 +96,12 @@ const until = async <T>(probe: () => Promise<T | undefined> | T | undefined, ms 
 
 describe('agent ↔ real hub', () => {
   it('enrolls (pending), is accepted, pulls, verifies and applies an approved bundle, and reports', async () => {
-    const repo: GitRepo = await makeGitRepo({ 'cluster.yaml': CLUSTER, 'roles/base/role.yaml': ROLE }, 'first');
-    cleanups.push(() => repo.cleanup());
-    const hub = await testHub({ repoUrl: repo.dir });
+    const repo = await gitRepo({ 'cluster.yaml': CLUSTER, 'roles/base/role.yaml': ROLE });
+    const hub = await realHub(repo.dir);
     const url = await hub.app.listen({ port: 0, host: '127.0.0.1' });
     const op = { authorization: `Bearer ${hub.token('operator', 'alice')}` };
-    const post = (path: string, payload?: object) => hub.app.inject({ method: 'POST', url: path, headers: op, ...(payload ? { payload } : {}) });
+    const post = (path: string, payload?: object) =>
+      hub.app.inject({ method: 'POST', url: path, headers: op, ...(payload ? { payload } : {}) });
     const status = async () => (await hub.app.inject({ method: 'GET', url: '/api/v1/status', headers: op })).json();
 
     const fx: AgentFixture = await agentFixture({ hubUrl: url, hub: hub.key });
@@ -74,17 +128,16 @@ describe('agent ↔ real hub', () => {
     await post('/api/v1/sync');
     expect((await post('/api/v1/approvals', { rev: 'latest' })).statusCode).toBe(201);
     const motd = join(fx.root, 'etc/motd');
-    const text = await until(() => readFile(motd, 'utf8').catch(() => undefined));
-    expect(text).toBe(`hello from projector (${process.arch})\n`);
-    expect(daemon.lastSerial).toBe(1);
-    const node = await until(async () => (await status()).nodes.find((n: { serial: number }) => n.serial === 1));
+    await until(() => daemon.lastSerial === 1);
+    expect(await readFile(motd, 'utf8')).toBe(`hello from projector (${process.arch})\n`);
+    const node = await until(async () => (await status()).nodes.find((n) => n.serial === 1));
     expect(node).toMatchObject({ name: 'projector', serial: 1 });
 
     // a second approval is announced, pulled and applied without a restart
-    await commitFiles(repo.dir, { 'cluster.yaml': CLUSTER.replace('greeting: hello', 'greeting: hi') }, 'second');
+    await repo.commit({ 'cluster.yaml': CLUSTER.replace('greeting: hello', 'greeting: hi') }, 'second');
     await post('/api/v1/sync');
     await post('/api/v1/approvals', { rev: 'latest' });
-    await until(async () => (await readFile(motd, 'utf8')).startsWith('hi from'));
-    expect(daemon.lastSerial).toBe(2);
+    await until(() => daemon.lastSerial === 2);
+    expect(await readFile(motd, 'utf8')).toBe(`hi from projector (${process.arch})\n`);
   });
 });

@@ -41,7 +41,11 @@ export function payloadBuilder(): PayloadBuilder {
   };
 }
 
-const common = { notify: [] as string[], drift: 'enforce' as const, origin: 'roles/test/role.yaml:1' };
+const common: { notify: string[]; drift: 'enforce' | 'report'; origin: string } = {
+  notify: [],
+  drift: 'enforce',
+  origin: 'roles/test/role.yaml:1',
+};
 
 type FileExtra = Partial<Omit<Extract<Resource, { type: 'file' }>, 'type' | 'path' | 'body'>>;
 
@@ -50,7 +54,10 @@ export function fileResource(b: PayloadBuilder, path: string, text: string, extr
   return { type: 'file', id: `file:${path}`, path, body: b.body(text, { render: render ?? false }), sensitive: false, ...common, ...rest };
 }
 
-export function resource<T extends Resource['type']>(type: T, fields: Omit<Extract<Resource, { type: T }>, 'type' | 'notify' | 'drift' | 'origin'> & Partial<typeof common>): Resource {
+export function resource<T extends Resource['type']>(
+  type: T,
+  fields: Omit<Extract<Resource, { type: T }>, 'type' | 'notify' | 'drift' | 'origin'> & Partial<typeof common>,
+): Resource {
   return Resource.parse({ type, ...common, ...fields });
 }
 

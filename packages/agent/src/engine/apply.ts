@@ -1,9 +1,10 @@
-import { type ApplyReport, type ApplyStatus, type BundlePayload, type Resource, type ResourceReport, StemsError, toStemsError, UNIT_DIR } from '@stems/shared';
-import type { Ctx, Step } from '../resources/types.js';
+import { type ApplyReport, type ApplyStatus, type BundlePayload, type ResourceReport, StemsError, toStemsError } from '@stems/shared';
+import { WriteBatch } from '../system/write-batch.js';
+import { ApplyRun, type Failure } from './apply-run.js';
 import { createContext, type EngineOptions } from './context.js';
-import { applies, examine, Notifications } from './examine.js';
 import { Journal } from './journal.js';
 import { addChanges, resourceReport, wireError } from './report.js';
+import { removeStaleTemps } from './stale-temps.js';
 
 export interface ApplyOptions extends EngineOptions {
   factsHash: string;
@@ -11,59 +12,6 @@ export interface ApplyOptions extends EngineOptions {
   onProgress?: (id: string) => void;
   /** Bytes of replaced files an apply may hold in memory for rollback. @default 256 MiB */
   rollbackBudgetBytes?: number;
-}
-
-interface Failure {
-  id: string;
-  error: unknown;
-}
-
-/** Aspects a fresh read must no longer show after apply (a oneshot unit may be inactive again by then). */
-function verifyAspects(step: Step | undefined): string[] {
-  return (step?.aspects ?? []).filter((a) => a !== 'unit-state');
-}
-
-/** Examines one resource, applies its step, verifies it; returns the step and extra words, or undefined when converged. */
-async function applyOne(resource: Resource, ctx: Ctx, notified: boolean): Promise<{ step: Step; extra: string[] } | undefined> {
-  const handle = await examine(resource, ctx, { notified });
-  const { step } = handle;
-  if (!step) return undefined;
-  if (step.error) throw step.error;
-  const extra = await handle.apply();
-  if (resource.type !== 'exec') {
-    const again = await examine(resource, ctx, { notified: false });
-    const left = verifyAspects(again.step);
-    if (left.length > 0) {
-      throw new StemsError('STEMS_APPLY_FAILED', `${resource.id} still differs after apply (${left.join(', ')})`, {
-        hint: 'Something else on the node changes this path or unit at the same time.',
-        details: { id: resource.id, aspects: left },
-      });
-    }
-  }
-  return { step, extra };
-}
-
-/** Parent directories of the paths this bundle writes, where a killed run may have left temp files. */
-function writtenDirs(resources: readonly Resource[]): Set<string> {
-  const dirs = new Set<string>();
-  for (const r of resources) {
-    const path = r.type === 'file' || r.type === 'symlink' ? r.path : r.type === 'unit' && r.body ? `${UNIT_DIR}/${r.name}` : undefined;
-    if (path !== undefined) dirs.add(path.slice(0, path.lastIndexOf('/')) || '/');
-  }
-  dirs.delete('/');
-  return dirs;
-}
-
-function removeStaleTemps(ctx: Ctx, resources: readonly Resource[]): void {
-  for (const dir of writtenDirs(resources)) {
-    try {
-      const removed = ctx.fs.removeStaleTemps([dir]);
-      if (removed.length > 0) ctx.log.warn({ removed }, 'removed temp files of an interrupted apply');
-    } catch (err) {
-      // a symlink or file in the way: the resource itself reports it
-      if (!(err instanceof StemsError)) throw err;
-    }
-  }
 }
 
 /**
@@ -78,51 +26,25 @@ export async function applyBundle(payload: BundlePayload, opts: ApplyOptions): P
   const journal = payload.policy.onFailure === 'rollback' ? new Journal(opts.rollbackBudgetBytes) : undefined;
   const log = opts.log.child({ serial: payload.serial });
   const ctx = createContext(payload, { ...opts, log }, journal);
-  const notes = new Notifications();
-  const reports = new Map<string, ResourceReport>();
-  let failure: Failure | undefined;
+  const writes = new WriteBatch(ctx.fs);
+  const run = new ApplyRun({ ...ctx, writes }, log);
+  const { reports } = run;
   let rollbackFailures: Failure[] = [];
-
-  const run = async (resource: Resource, late: boolean) => {
-    const started = performance.now();
-    try {
-      if (!late && !applies(resource, ctx)) {
-        reports.set(resource.id, resourceReport(resource.id, 'skipped', { changes: ['when is false'], durationMs: 0 }));
-        return;
-      }
-      const done = await applyOne(resource, ctx, late || notes.pendingFor(resource.id));
-      notes.visit(resource.id, done?.step.refreshes === true);
-      const durationMs = performance.now() - started;
-      const existing = reports.get(resource.id);
-      if (!done) {
-        if (!existing) reports.set(resource.id, resourceReport(resource.id, 'unchanged', { durationMs }));
-        return;
-      }
-      if (existing && existing.outcome !== 'unchanged') addChanges(existing, [...done.step.changes, ...done.extra]);
-      else reports.set(resource.id, resourceReport(resource.id, 'changed', { changes: [...done.step.changes, ...done.extra], step: done.step, durationMs }));
-      log.info({ id: resource.id, changes: done.step.changes }, 'resource changed');
-      notes.notify(resource.notify);
-    } catch (error) {
-      failure = { id: resource.id, error };
-      reports.set(resource.id, { ...resourceReport(resource.id, 'failed', { durationMs: performance.now() - started }), error: wireError(error) });
-      log.error({ id: resource.id, err: error }, 'resource failed');
-    }
-  };
-
   try {
     removeStaleTemps(ctx, payload.resources);
     for (const resource of payload.resources) {
       opts.onProgress?.(resource.id);
-      await run(resource, false);
-      if (failure) break;
+      await run.run(resource, false);
+      if (run.failure) break;
     }
-    for (const resource of failure ? [] : notes.lateTargets(payload.resources)) {
-      await run(resource, true);
-      if (failure) break;
+    await run.flush();
+    for (const resource of run.failure ? [] : run.lateTargets(payload.resources)) {
+      await run.run(resource, true);
+      if (run.failure) break;
     }
-    if (failure && journal) {
+    if (run.failure && journal) {
       const touched = journal.touched();
-      rollbackFailures = (await journal.rollback()).map((f) => ({ id: f.id, error: f.error }));
+      rollbackFailures = await journal.rollback();
       for (const f of rollbackFailures) log.error({ id: f.id, err: f.error }, 'rollback step failed');
       for (const report of reports.values()) {
         if (report.outcome !== 'changed') continue;
@@ -135,17 +57,18 @@ export async function applyBundle(payload: BundlePayload, opts: ApplyOptions): P
       ctx.fs.flush();
     } catch (error) {
       // the renames happened but may not survive a power cut: say so rather than claim success
-      failure ??= { id: 'fsync', error: new StemsError('STEMS_APPLY_FAILED', `Could not fsync directories: ${String(error)}`, { cause: error }) };
+      run.failure ??= {
+        id: 'fsync',
+        error: new StemsError('STEMS_APPLY_FAILED', `Could not fsync directories: ${String(error)}`, { cause: error }),
+      };
       log.error({ err: error }, 'directory fsync failed');
     }
   }
+  const { failure } = run;
 
-  for (const resource of payload.resources) {
-    if (!reports.has(resource.id)) {
-      reports.set(resource.id, resourceReport(resource.id, 'skipped', { changes: ['not applied: an earlier resource failed'], durationMs: 0 }));
-    }
-  }
-  const resources = payload.resources.map((r) => reports.get(r.id) as ResourceReport);
+  const resources = payload.resources.map(
+    (r) => reports.get(r.id) ?? resourceReport(r.id, 'skipped', { changes: ['not applied: an earlier resource failed'], durationMs: 0 }),
+  );
   const status = statusOf(failure, journal !== undefined, rollbackFailures, resources);
   const report: ApplyReport = {
     serial: payload.serial,

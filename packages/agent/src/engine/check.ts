@@ -1,5 +1,5 @@
 import { type BundlePayload, type DriftAspect, type StemsErrorJSON, toStemsError } from '@stems/shared';
-import { type EngineOptions, createContext } from './context.js';
+import { createContext, type EngineOptions } from './context.js';
 import { applies, examine } from './examine.js';
 
 export interface ResourceDrift {

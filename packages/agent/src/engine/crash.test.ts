@@ -3,16 +3,16 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { TEMP_FILE } from '../system/safe-fs.js';
 import { FakeSystemd } from '../system/_fake-systemd.js';
-import { CRASH_FILES, crashPayload, expectedFile, type Variant } from './_crash-bundle.js';
+import { TEMP_FILE } from '../system/safe-fs.js';
+import { CRASH_FILES, crashPayload, expectedFile, type Variant } from './_test-crash-bundle.js';
 import { silentLog, TEST_FACTS, tempRoot } from './_test-payload.js';
 import { applyBundle } from './index.js';
 
 // A fixed seed, so a failing kill point can be replayed; STEMS_SOAK=1 runs 200 kills.
 const SEED = Number(process.env.STEMS_CRASH_SEED ?? 20261122);
 const KILLS = process.env.STEMS_SOAK === '1' ? 200 : 20;
-const FIXTURE = fileURLToPath(new URL('./_crash-fixture.ts', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('./_test-crash-fixture.ts', import.meta.url));
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -51,20 +51,20 @@ function runFixture(root: string, variant: Variant, delayMs: number | undefined)
   });
 }
 
-/** Every file wholly one variant or the other (content and mode together); returns how many are new. */
-function assertWhole(root: string, from: Variant, to: Variant): number {
-  let newer = 0;
+/** Which variant each file wholly is (content and mode together); fails on a torn file. */
+function variants(root: string): Variant[] {
+  const out: Variant[] = [];
   for (let i = 0; i < CRASH_FILES; i++) {
-    const a = expectedFile(from, i);
-    const b = expectedFile(to, i);
+    const a = expectedFile('old', i);
+    const b = expectedFile('new', i);
     const host = `${root}${a.path}`;
     const hash = sha(fs.readFileSync(host));
     const mode = fs.statSync(host).mode & 0o7777;
-    const state = hash === sha(a.text) && mode === a.mode ? from : hash === sha(b.text) && mode === b.mode ? to : 'torn';
-    expect(state, `${a.path} is neither wholly ${from} nor wholly ${to}`).not.toBe('torn');
-    if (state === to) newer++;
+    const state = hash === sha(a.text) && mode === a.mode ? 'old' : hash === sha(b.text) && mode === b.mode ? 'new' : 'torn';
+    expect(state, `${a.path} is neither wholly old nor wholly new`).not.toBe('torn');
+    out.push(state as Variant);
   }
-  return newer;
+  return out;
 }
 
 /** Entries in the managed directories that are not managed files: only our temp files may be there. */
@@ -77,30 +77,39 @@ function strays(root: string): string[] {
 }
 
 describe('crash safety', () => {
-  it(`leaves every file wholly old or wholly new after ${KILLS} SIGKILLs at random points, and the next apply converges`, async () => {
-    const root = await tempRoot(onTestFinished);
-    const random = mulberry32(SEED);
-    expect((await applyBundle(crashPayload('old'), engine(root))).status).toBe('changed');
-    // one undisturbed run measures how long an apply takes here, to spread the kills over it
-    const timed = await runFixture(root, 'new', undefined);
-    const windowMs = Math.max(20, timed.applyMs ?? 0);
-    await applyBundle(crashPayload('old'), engine(root));
-    let from: Variant = 'old';
-    let torn = 0;
-    for (let k = 0; k < KILLS; k++) {
-      const to: Variant = from === 'old' ? 'new' : 'old';
-      await runFixture(root, to, Math.floor(random() * windowMs));
-      const newer = assertWhole(root, from, to);
-      if (newer > 0 && newer < CRASH_FILES) torn++;
-      for (const name of strays(root)) expect(name).toMatch(TEMP_FILE);
-      const next = await applyBundle(crashPayload(to), engine(root));
-      expect(next.status === 'changed' || next.status === 'converged').toBe(true);
-      expect(assertWhole(root, from, to)).toBe(CRASH_FILES);
-      expect(strays(root)).toEqual([]);
-      expect((await applyBundle(crashPayload(to), engine(root))).status).toBe('converged');
-      from = to;
-    }
-    // most kills must land mid-apply, or the test proves nothing
-    expect(torn).toBeGreaterThanOrEqual(KILLS / 2);
-  }, 600_000);
+  it(
+    `leaves every file wholly old or wholly new after ${KILLS} SIGKILLs at random points, and the next apply converges`,
+    async () => {
+      const root = await tempRoot(onTestFinished);
+      const random = mulberry32(SEED);
+      expect((await applyBundle(crashPayload('old'), engine(root))).status).toBe('changed');
+      // one undisturbed run measures how long an apply takes here, to spread the kills over it
+      const timed = await runFixture(root, 'new', undefined);
+      const windowMs = Math.max(20, timed.applyMs ?? 0);
+      let before = variants(root);
+      let midApply = 0;
+      for (let k = 0; k < KILLS; k++) {
+        // each run starts from whatever mix the last kill left and heads for the other variant
+        const to: Variant = k % 2 === 0 ? 'old' : 'new';
+        const { killed } = await runFixture(root, to, Math.floor(random() * windowMs));
+        const after = variants(root);
+        const switched = after.filter((v, i) => v !== before[i]).length;
+        const pending = before.filter((v) => v !== to).length;
+        if (killed && switched < pending) midApply++;
+        for (const name of strays(root)) expect(name).toMatch(TEMP_FILE);
+        before = after;
+        if (k % 5 === 4 || k === KILLS - 1) {
+          const next = await applyBundle(crashPayload(to), engine(root));
+          expect(['changed', 'converged']).toContain(next.status);
+          expect(variants(root).every((v) => v === to)).toBe(true);
+          expect(strays(root)).toEqual([]);
+          expect((await applyBundle(crashPayload(to), engine(root))).status).toBe('converged');
+          before = variants(root);
+        }
+      }
+      // most kills must land before the apply finished, or the test proves little
+      expect(midApply).toBeGreaterThanOrEqual(KILLS / 2);
+    },
+    60_000 + KILLS * 15_000,
+  );
 });

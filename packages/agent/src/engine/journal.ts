@@ -23,10 +23,14 @@ export class Journal {
   /** Registers an undo step holding a copy of `bytes` bytes; refuses before the change when over budget. */
   record(id: string, undo: UndoEntry['undo'], bytes = 0): void {
     if (this.keptBytes + bytes > this.budgetBytes) {
-      throw new StemsError('STEMS_APPLY_FAILED', `Cannot keep a rollback copy for ${id}: the apply already holds ${this.keptBytes} bytes of copies`, {
-        hint: 'Split the change over several commits, or set policy onFailure: stop for this cluster.',
-        details: { id, budgetBytes: this.budgetBytes },
-      });
+      throw new StemsError(
+        'STEMS_APPLY_FAILED',
+        `Cannot keep a rollback copy for ${id}: the apply already holds ${this.keptBytes} bytes of copies`,
+        {
+          hint: 'Split the change over several commits, or set policy onFailure: stop for this cluster.',
+          details: { id, budgetBytes: this.budgetBytes },
+        },
+      );
     }
     this.keptBytes += bytes;
     this.entries.push({ id, undo });
@@ -43,8 +47,7 @@ export class Journal {
    */
   async rollback(): Promise<Array<{ id: string; error: unknown }>> {
     const failures: Array<{ id: string; error: unknown }> = [];
-    for (let i = this.entries.length - 1; i >= 0; i--) {
-      const entry = this.entries[i] as UndoEntry;
+    for (const entry of [...this.entries].reverse()) {
       try {
         await entry.undo();
       } catch (error) {

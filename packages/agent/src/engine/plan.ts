@@ -1,6 +1,6 @@
 import { type BundlePayload, type ResourceType, type StemsErrorJSON, toStemsError } from '@stems/shared';
 import type { Action, Step } from '../resources/types.js';
-import { type EngineOptions, createContext } from './context.js';
+import { createContext, type EngineOptions } from './context.js';
 import { applies, examine, Notifications } from './examine.js';
 
 export interface PlannedChange {
@@ -37,8 +37,11 @@ export async function planBundle(payload: BundlePayload, opts: EngineOptions): P
   const plan = new Map<string, PlannedChange>();
   const add = (id: string, type: ResourceType, step: Step) => {
     const existing = plan.get(id);
-    if (existing) mergeChanges(existing.changes, step.changes);
-    else plan.set(id, planned(id, type, step));
+    if (!existing) plan.set(id, planned(id, type, step));
+    else {
+      mergeChanges(existing.changes, step.changes);
+      if (step.error && !existing.error) existing.error = step.error.toJSON();
+    }
   };
   for (const resource of payload.resources) {
     try {
@@ -55,9 +58,14 @@ export async function planBundle(payload: BundlePayload, opts: EngineOptions): P
     }
   }
   for (const resource of notes.lateTargets(payload.resources)) {
-    const { step } = await examine(resource, ctx, { notified: true });
     notes.visit(resource.id, true);
-    if (step) add(resource.id, resource.type, step);
+    try {
+      const { step } = await examine(resource, ctx, { notified: true });
+      if (step) add(resource.id, resource.type, step);
+    } catch (err) {
+      const error = toStemsError(err, 'STEMS_APPLY_FAILED');
+      add(resource.id, resource.type, { action: 'update', changes: ['cannot plan'], aspects: [], error });
+    }
   }
   return [...plan.values()];
 }

@@ -19,7 +19,11 @@ export function wireError(err: unknown): WireError {
   return wire;
 }
 
-export function resourceReport(id: string, outcome: ResourceOutcome, options: { changes?: string[]; step?: Step | undefined; durationMs: number }): ResourceReport {
+export function resourceReport(
+  id: string,
+  outcome: ResourceOutcome,
+  options: { changes?: string[]; step?: Step | undefined; durationMs: number },
+): ResourceReport {
   const changes = (options.changes ?? options.step?.changes ?? []).slice(0, MAX_CHANGES).map((c) => clip(c, MAX_CHANGE_CHARS));
   const report: ResourceReport = { id, outcome, changes, durationMs: Math.round(options.durationMs * 1000) / 1000 };
   if (options.step?.diff !== undefined) report.diff = options.step.diff;

@@ -65,7 +65,10 @@ async function readOne(path: string, ext: string, log: Logger): Promise<unknown>
   }
   const { parsed, problems } = parseYaml(text, path);
   if (!parsed) {
-    log.warn({ file: path, problems: problems.map((p) => `${p.line}:${p.col}: ${p.message}`) }, 'custom facts file is not valid YAML; skipped');
+    log.warn(
+      { file: path, problems: problems.map((p) => `${p.line}:${p.col}: ${p.message}`) },
+      'custom facts file is not valid YAML; skipped',
+    );
     return undefined;
   }
   return parsed.value ?? null;

@@ -76,5 +76,4 @@ describe('facts cache', () => {
     const stale = await currentFacts({ stateDir, factsDir, maxAgeMs: 60_000, log, now: later });
     expect(stale.fromCache).toBe(false);
   });
-
 });

@@ -99,8 +99,10 @@ export async function enroll(opts: EnrollOptions): Promise<EnrollResult> {
 }
 
 function nextStep(node: string, fingerprint: string, probe: ProbeResult | undefined, hasToken: boolean): string {
-  if (probe?.status === 'accepted') return 'The hub accepted this node. Start the agent: `systemctl enable --now stems-agent` (or `stems-agent run`).';
-  if (probe?.status === 'refused') return 'The hub refused this node or is not the pinned hub: check --hub and --hub-key, then enroll again.';
+  if (probe?.status === 'accepted')
+    return 'The hub accepted this node. Start the agent: `systemctl enable --now stems-agent` (or `stems-agent run`).';
+  if (probe?.status === 'refused')
+    return 'The hub refused this node or is not the pinned hub: check --hub and --hub-key, then enroll again.';
   const accept = hasToken
     ? 'The join token accepts this node on its first connection.'
     : `On the hub, check the fingerprint ${fingerprint} and run \`hub nodes accept ${node}\`.`;

@@ -18,6 +18,17 @@ export function textDiff(oldBytes: Buffer | undefined, newBytes: Buffer, path: s
   if (!isText(old) || !isText(newBytes)) {
     return `--- ${path}\n+++ ${path}\n@@ binary content differs (${old.length} → ${newBytes.length} bytes) @@\n`;
   }
-  const diff = unifiedDiff(old.toString('utf8'), newBytes.toString('utf8'), { path });
+  const diff =
+    old.length === 0 ? creation(newBytes.toString('utf8'), path) : unifiedDiff(old.toString('utf8'), newBytes.toString('utf8'), { path });
   return diff.length > MAX_DIFF_BYTES ? `${diff.slice(0, MAX_DIFF_BYTES)}\n@@ diff truncated @@\n` : diff;
+}
+
+/** The diff of a new file, as `diff -u` prints it, without running the diff algorithm (a first apply makes many). */
+export function creation(text: string, path: string): string {
+  if (text === '') return '';
+  const lines = text.split('\n');
+  const noNewline = lines[lines.length - 1] !== '';
+  if (!noNewline) lines.pop();
+  const body = lines.map((l) => `+${l}`).join('\n');
+  return `--- ${path}\n+++ ${path}\n@@ -0,0 +1${lines.length === 1 ? '' : `,${lines.length}`} @@\n${body}\n${noNewline ? '\\ No newline at end of file\n' : ''}`;
 }

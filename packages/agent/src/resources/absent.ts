@@ -1,5 +1,6 @@
 import { type AbsentResource, StemsError } from '@stems/shared';
 import type { Entry } from '../system/safe-fs.js';
+import { restoreFile } from './file.js';
 import type { Ctx, Handle, Step } from './types.js';
 
 export interface AbsentActual {
@@ -43,7 +44,7 @@ export function applyAbsent(resource: AbsentResource, actual: AbsentActual, ctx:
   const meta = { mode: entry.mode, uid: entry.uid, gid: entry.gid };
   const { target, bytes } = actual;
   if (target !== undefined) journal?.record(id, () => fs.symlink(path, target));
-  else if (bytes) journal?.record(id, () => fs.writeFile(path, bytes, meta), bytes.length);
+  else if (bytes) journal?.record(id, () => restoreFile(ctx, path, bytes, meta), bytes.length);
   else if (entry.kind === 'directory') journal?.record(id, () => (fs.entry(path).kind === 'missing' ? fs.mkdir(path, meta) : undefined));
   fs.remove(path, entry.kind);
 }

@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { resource, payloadBuilder, silentLog, TEST_FACTS, tempRoot } from '../engine/_test-payload.js';
+import { payloadBuilder, resource, silentLog, TEST_FACTS, tempRoot } from '../engine/_test-payload.js';
 import { applyBundle, planBundle } from '../engine/index.js';
 import { FakeSystemd } from '../system/_fake-systemd.js';
 
 const engine = (root: string) => ({ root, facts: TEST_FACTS, systemd: new FakeSystemd(), log: silentLog, factsHash: 'f' });
-const dir = (path: string, extra: { mode?: string; owner?: string; group?: string } = {}) => resource('directory', { id: `directory:${path}`, path, ...extra });
+const dir = (path: string, extra: { mode?: string; owner?: string; group?: string } = {}) =>
+  resource('directory', { id: `directory:${path}`, path, ...extra });
 
 describe('directory resource', () => {
   it('creates with the default mode 0755 and its parents, then is a no-op', async () => {
@@ -47,6 +48,9 @@ describe('directory resource', () => {
     const root = await tempRoot(onTestFinished);
     fs.writeFileSync(`${root}/app`, 'x');
     const report = await applyBundle(payloadBuilder().payload([dir('/app')]), engine(root));
-    expect(report.resources[0]?.error).toMatchObject({ code: 'STEMS_APPLY_FAILED', message: expect.stringContaining('a file is in the way') });
+    expect(report.resources[0]?.error).toMatchObject({
+      code: 'STEMS_APPLY_FAILED',
+      message: expect.stringContaining('a file is in the way'),
+    });
   });
 });

@@ -84,7 +84,11 @@ describe('exec resource', () => {
         { ...counter(root, 'reload'), refreshonly: true } as Resource,
         fileResource(b, '/etc/c.conf', c, notify),
       ]);
-    expect(await planBundle(build('1', '1'), engine(root))).toMatchObject([{ id: 'file:/etc/a.conf' }, { id: 'reload', action: 'run' }, { id: 'file:/etc/c.conf' }]);
+    expect(await planBundle(build('1', '1'), engine(root))).toMatchObject([
+      { id: 'file:/etc/a.conf' },
+      { id: 'reload', action: 'run' },
+      { id: 'file:/etc/c.conf' },
+    ]);
     await applyBundle(build('1', '1'), engine(root));
     expect(runs(root)).toEqual(['reload']);
     expect((await applyBundle(build('1', '1'), engine(root))).status).toBe('converged');

@@ -49,7 +49,9 @@ export async function applyExec(resource: ExecResource, ctx: Ctx): Promise<strin
   ctx.log.info({ id: resource.id, code: result.code, timedOut: result.timedOut, durationMs: Math.round(result.durationMs) }, 'exec ran');
   if (result.code !== 0 || result.timedOut) {
     throw new StemsError('STEMS_APPLY_EXEC_FAILED', `Command ${resource.argv.join(' ')} failed: ${outcome}`, {
-      hint: result.timedOut ? 'Raise the timeout of the exec resource, or make the command faster.' : 'See the output in the report details.',
+      hint: result.timedOut
+        ? 'Raise the timeout of the exec resource, or make the command faster.'
+        : 'See the output in the report details.',
       details: { id: resource.id, code: result.code, timedOut: result.timedOut, output: trimOutput(result.output) },
     });
   }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { applyBundle, planBundle } from '../engine/index.js';
 import { fileResource, payloadBuilder, silentLog, TEST_FACTS, tempRoot } from '../engine/_test-payload.js';
+import { applyBundle, planBundle } from '../engine/index.js';
 import { FakeSystemd } from '../system/_fake-systemd.js';
 
 const engine = (root: string) => ({ root, facts: TEST_FACTS, systemd: new FakeSystemd(), log: silentLog, factsHash: 'f' });
@@ -10,7 +10,9 @@ describe('file resource', () => {
   it('creates a rendered file with parents 0755 and mode 0644, then is a no-op', async () => {
     const root = await tempRoot(onTestFinished);
     const b = payloadBuilder();
-    const payload = b.payload([fileResource(b, '/etc/app/deep/app.conf', 'host={{facts.hostname}} swap={{vars.swappiness}}\n', { render: true })]);
+    const payload = b.payload([
+      fileResource(b, '/etc/app/deep/app.conf', 'host={{facts.hostname}} swap={{vars.swappiness}}\n', { render: true }),
+    ]);
     const first = await applyBundle(payload, engine(root));
     expect(first.status).toBe('changed');
     expect(first.resources[0]).toMatchObject({ outcome: 'changed', changes: ['created', 'mode 0644'] });
@@ -50,7 +52,10 @@ describe('file resource', () => {
     const b = payloadBuilder();
     const payload = b.payload([fileResource(b, '/etc/secret', 'x\n', { mode: '0600', owner: 'daemon', group: 'daemon', sensitive: true })]);
     const report = await applyBundle(payload, engine(root));
-    expect(report.resources[0]).toMatchObject({ outcome: 'changed', changes: ['mode 0666 → 0600', 'owner root → daemon', 'group root → daemon'] });
+    expect(report.resources[0]).toMatchObject({
+      outcome: 'changed',
+      changes: ['mode 0666 → 0600', 'owner root → daemon', 'group root → daemon'],
+    });
     const st = fs.statSync(`${root}/etc/secret`);
     expect([st.mode & 0o7777, st.uid, st.gid, st.ino]).toEqual([0o600, 1, 1, inode]);
     expect((await applyBundle(payload, engine(root))).status).toBe('converged');
@@ -61,7 +66,9 @@ describe('file resource', () => {
     fs.mkdirSync(`${root}/etc`);
     fs.writeFileSync(`${root}/etc/token`, 'old-secret\n', { mode: 0o644 });
     const b = payloadBuilder();
-    const payload = b.payload([fileResource(b, '/etc/token', 'new-secret\n', { mode: '0640', owner: 'nobody', group: '0', sensitive: true })]);
+    const payload = b.payload([
+      fileResource(b, '/etc/token', 'new-secret\n', { mode: '0640', owner: 'nobody', group: '0', sensitive: true }),
+    ]);
     const [planned] = await planBundle(payload, engine(root));
     expect(planned).toMatchObject({ id: 'file:/etc/token', action: 'update' });
     expect(planned?.diff).toBeUndefined();
@@ -126,7 +133,10 @@ describe('file resource', () => {
     fs.mkdirSync(`${root}/etc`);
     fs.symlinkSync(outside, `${root}/etc/app`);
     const b = payloadBuilder();
-    const report = await applyBundle(b.payload([fileResource(b, '/etc/app/app.conf', 'evil\n'), fileResource(b, '/etc/app/new.conf', 'evil\n')]), engine(root));
+    const report = await applyBundle(
+      b.payload([fileResource(b, '/etc/app/app.conf', 'evil\n'), fileResource(b, '/etc/app/new.conf', 'evil\n')]),
+      engine(root),
+    );
     expect(report.resources[0]?.error).toMatchObject({ code: 'STEMS_APPLY_SYMLINK', details: { link: '/etc/app' } });
     expect(fs.readdirSync(outside)).toEqual(['app.conf']);
     expect(fs.readFileSync(`${outside}/app.conf`, 'utf8')).toBe('victim\n');

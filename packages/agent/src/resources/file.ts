@@ -1,5 +1,5 @@
 import { type FileResource, renderBody, StemsError } from '@stems/shared';
-import type { Entry } from '../system/safe-fs.js';
+import type { Entry, Meta } from '../system/safe-fs.js';
 import { symlinkError } from '../system/safe-fs.js';
 import { textDiff } from './_text.js';
 import { type Ctx, formatMode, type Handle, parseMode, type Step } from './types.js';
@@ -96,7 +96,8 @@ export function planFile(desired: FileDesired, actual: FileActual): Step | undef
 /**
  * The only writer of managed files. Registers the undo first (old bytes and
  * meta, or "did not exist"), creates missing parents (0755, undone too),
- * then replaces the file atomically or fixes mode/owner in place.
+ * then replaces the file atomically or fixes mode/owner in place. In an
+ * apply the change is staged in ctx.writes and lands when it commits.
  */
 export function applyFile(id: string, desired: FileDesired, actual: FileActual, ctx: Ctx): void {
   const { fs, journal } = ctx;
@@ -109,7 +110,7 @@ export function applyFile(id: string, desired: FileDesired, actual: FileActual, 
       journal.record(id, () => removeIfFile(ctx, desired.path));
     } else if (old) {
       const meta = { mode: entry.mode, uid: entry.uid, gid: entry.gid };
-      journal.record(id, () => (old.equals(desired.bytes) ? fs.setMeta(desired.path, meta) : fs.writeFile(desired.path, old, meta)), old.length);
+      journal.record(id, () => restoreFile(ctx, desired.path, old, meta), old.length);
     }
   }
   // An unmanaged owner stays what it was, even though the new inode is ours.
@@ -118,8 +119,21 @@ export function applyFile(id: string, desired: FileDesired, actual: FileActual, 
     uid: desired.uid ?? (entry.kind === 'file' ? entry.uid : undefined),
     gid: desired.gid ?? (entry.kind === 'file' ? entry.gid : undefined),
   };
-  if (old?.equals(desired.bytes)) fs.setMeta(desired.path, meta);
+  const { writes } = ctx;
+  if (old?.equals(desired.bytes)) {
+    if (writes) writes.setMeta(id, desired.path, meta);
+    else fs.setMeta(desired.path, meta);
+  } else if (writes) writes.write(id, desired.path, desired.bytes, meta);
   else fs.writeFile(desired.path, desired.bytes, meta);
+}
+
+/** Puts old bytes and meta back, touching nothing when they are still there (a change that never landed). */
+export function restoreFile(ctx: Ctx, path: string, bytes: Buffer, meta: Meta): void {
+  const now = ctx.fs.entry(path);
+  const same = now.kind === 'file' && now.size === bytes.length && ctx.fs.readFile(path).equals(bytes);
+  if (same && now.mode === meta.mode && now.uid === meta.uid && now.gid === meta.gid) return;
+  if (same) ctx.fs.setMeta(path, meta);
+  else ctx.fs.writeFile(path, bytes, meta);
 }
 
 export function removeIfFile(ctx: Ctx, path: string): void {
@@ -141,5 +155,7 @@ export async function examineFile(resource: FileResource, ctx: Ctx): Promise<Han
       applyFile(resource.id, desired, actual, ctx);
       return [];
     },
+    // the rendered bytes are already here: no second render
+    recheck: () => planFile(desired, readFile(resource.path, ctx)),
   };
 }

@@ -9,7 +9,12 @@ const pkg = (name: string, state: 'present' | 'absent') => resource('package', {
 describe('package resource', () => {
   // Planning only: it reads the real dpkg database and installs nothing.
   it('reads the state from dpkg-query on the real root', async () => {
-    const payload = payloadBuilder().payload([pkg('dpkg', 'present'), pkg('stems-no-such-pkg', 'absent'), pkg('stems-no-such-pkg2', 'present'), pkg('dpkg', 'absent')]);
+    const payload = payloadBuilder().payload([
+      pkg('dpkg', 'present'),
+      pkg('stems-no-such-pkg', 'absent'),
+      pkg('stems-no-such-pkg2', 'present'),
+      pkg('dpkg', 'absent'),
+    ]);
     const plan = await planBundle(payload, engine('/'));
     expect(plan.map((p) => [p.id, p.action, p.changes])).toEqual([
       ['package:stems-no-such-pkg2', 'install', ['installed']],
@@ -22,6 +27,9 @@ describe('package resource', () => {
     const payload = payloadBuilder().payload([pkg('dpkg', 'present')]);
     expect((await planBundle(payload, engine(root)))[0]?.error?.code).toBe('STEMS_APPLY_PACKAGE_FAILED');
     const report = await applyBundle(payload, engine(root));
-    expect(report.resources[0]?.error).toMatchObject({ code: 'STEMS_APPLY_PACKAGE_FAILED', message: expect.stringContaining('root prefix') });
+    expect(report.resources[0]?.error).toMatchObject({
+      code: 'STEMS_APPLY_PACKAGE_FAILED',
+      message: expect.stringContaining('root prefix'),
+    });
   });
 });

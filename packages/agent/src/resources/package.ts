@@ -20,6 +20,7 @@ function needsRealRoot(name: string): StemsError {
 
 export async function readPackage(name: string, ctx: Ctx): Promise<PackageActual> {
   if (!ctx.realRoot) return {};
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a dpkg-query format, not a JS template
   const result = await runArgv(['dpkg-query', '-W', '-f=${db:Status-Abbrev}', name], { timeoutMs: DPKG_TIMEOUT_MS });
   // dpkg-query exits 1 for a package it has never heard of; "ii" means installed.
   return { installed: result.code === 0 && result.output.startsWith('ii') };
@@ -28,7 +29,12 @@ export async function readPackage(name: string, ctx: Ctx): Promise<PackageActual
 /** Pure. */
 export function planPackage(name: string, state: 'present' | 'absent', actual: PackageActual): Step | undefined {
   if (actual.installed === undefined) {
-    return { action: state === 'present' ? 'install' : 'remove', changes: ['package state unknown'], aspects: [], error: needsRealRoot(name) };
+    return {
+      action: state === 'present' ? 'install' : 'remove',
+      changes: ['package state unknown'],
+      aspects: [],
+      error: needsRealRoot(name),
+    };
   }
   if ((state === 'present') === actual.installed) return undefined;
   return state === 'present'

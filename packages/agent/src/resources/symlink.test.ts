@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { resource, payloadBuilder, silentLog, TEST_FACTS, tempRoot } from '../engine/_test-payload.js';
+import { payloadBuilder, resource, silentLog, TEST_FACTS, tempRoot } from '../engine/_test-payload.js';
 import { applyBundle, planBundle } from '../engine/index.js';
 import { FakeSystemd } from '../system/_fake-systemd.js';
 

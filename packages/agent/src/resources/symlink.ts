@@ -1,6 +1,6 @@
 import { StemsError, type SymlinkResource } from '@stems/shared';
 import type { Entry } from '../system/safe-fs.js';
-import { removeIfEmptyDir, removeIfFile } from './file.js';
+import { removeIfEmptyDir, removeIfFile, restoreFile } from './file.js';
 import type { Ctx, Handle, Step } from './types.js';
 
 export interface SymlinkActual {
@@ -45,7 +45,7 @@ export function applySymlink(resource: SymlinkResource, actual: SymlinkActual, c
   else if (oldTarget !== undefined) journal?.record(id, () => fs.symlink(path, oldTarget));
   else if (oldBytes) {
     const meta = { mode: entry.mode, uid: entry.uid, gid: entry.gid };
-    journal?.record(id, () => fs.writeFile(path, oldBytes, meta), oldBytes.length);
+    journal?.record(id, () => restoreFile(ctx, path, oldBytes, meta), oldBytes.length);
   }
   fs.symlink(path, resource.target);
 }

@@ -4,6 +4,7 @@ import type { Journal } from '../engine/journal.js';
 import type { Accounts } from '../system/accounts.js';
 import type { SafeFs } from '../system/safe-fs.js';
 import type { Systemd } from '../system/systemd.js';
+import type { WriteBatch } from '../system/write-batch.js';
 
 export type Action = 'create' | 'update' | 'delete' | 'run' | 'restart' | 'start' | 'stop' | 'enable' | 'disable' | 'install' | 'remove';
 
@@ -36,6 +37,8 @@ export interface Ctx {
   log: Logger;
   /** Present when changes must be undoable (policy onFailure: rollback). */
   journal: Journal | undefined;
+  /** In an apply: file writes are staged here and committed together (see WriteBatch). */
+  writes?: WriteBatch | undefined;
 }
 
 /** A resource examined against the node: its step (undefined when converged) and how to apply it. */
@@ -43,6 +46,8 @@ export interface Handle {
   step: Step | undefined;
   /** Makes the step so; returns extra words for the report (exec output). Only called when step is set. */
   apply(): Promise<string[]>;
+  /** Reads again after apply and plans what is left; absent: the engine examines the resource afresh. */
+  recheck?(): Step | undefined;
 }
 
 export interface ExamineOptions {

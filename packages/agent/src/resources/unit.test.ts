@@ -9,7 +9,10 @@ import { realSystemd } from '../system/systemd.js';
 const engine = (root: string, systemd: FakeSystemd) => ({ root, facts: TEST_FACTS, systemd, log: silentLog, factsHash: 'f' });
 const UNIT_TEXT = '[Service]\nExecStart=/usr/bin/exporter --ip {{facts.primaryIp}}\n';
 
-function unit(b: ReturnType<typeof payloadBuilder>, fields: { text?: string; enabled?: boolean; state?: 'started' | 'stopped'; notify?: string[] } = {}): Resource {
+function unit(
+  b: ReturnType<typeof payloadBuilder>,
+  fields: { text?: string; enabled?: boolean; state?: 'started' | 'stopped'; notify?: string[] } = {},
+): Resource {
   const { text, ...rest } = fields;
   return resource('unit', {
     id: 'unit:exporter.service',
@@ -26,7 +29,10 @@ describe('unit resource', () => {
     const b = payloadBuilder();
     const payload = b.payload([unit(b, { text: UNIT_TEXT, enabled: true, state: 'started' })]);
     const [planned] = await planBundle(payload, engine(root, systemd));
-    expect(planned).toMatchObject({ action: 'create', changes: ['unit file created', 'unit file mode 0644', 'daemon-reload', 'enabled', 'started'] });
+    expect(planned).toMatchObject({
+      action: 'create',
+      changes: ['unit file created', 'unit file mode 0644', 'daemon-reload', 'enabled', 'started'],
+    });
     const report = await applyBundle(payload, engine(root, systemd));
     expect(report.resources[0]?.changes).toEqual(planned?.changes);
     expect(systemd.calls).toEqual(['daemon-reload', 'enable exporter.service', 'start exporter.service']);
@@ -36,7 +42,7 @@ describe('unit resource', () => {
     expect(systemd.calls).toEqual([]);
   });
 
-  it('reloads on a unit file change without restarting a running unit', async () => {
+  it('reloads and restarts a running unit when its unit file changes', async () => {
     const root = await tempRoot(onTestFinished);
     const systemd = new FakeSystemd();
     systemd.units.set('exporter.service', { enabled: true, active: true });
@@ -44,8 +50,8 @@ describe('unit resource', () => {
     fs.writeFileSync(`${root}/etc/systemd/system/exporter.service`, '[Service]\nExecStart=/bin/old\n');
     const b = payloadBuilder();
     const report = await applyBundle(b.payload([unit(b, { text: UNIT_TEXT, enabled: true, state: 'started' })]), engine(root, systemd));
-    expect(report.resources[0]?.changes).toEqual(['unit file content', 'daemon-reload']);
-    expect(systemd.calls).toEqual(['daemon-reload']);
+    expect(report.resources[0]?.changes).toEqual(['unit file content', 'daemon-reload', 'restarted (unit file changed)']);
+    expect(systemd.calls).toEqual(['daemon-reload', 'restart exporter.service']);
   });
 
   it('restarts a notified unit once, after its notifiers, whatever the declared order', async () => {
@@ -87,7 +93,10 @@ describe('unit resource', () => {
     expect(systemd.calls).toEqual(['start exporter.service']);
     systemd.calls.length = 0;
     systemd.units.set('exporter.service', { enabled: false, active: false });
-    await applyBundle(b.payload([fileResource(b, '/etc/e.conf', 'y', { notify: ['unit:exporter.service'] }), unit(b)]), engine(root, systemd));
+    await applyBundle(
+      b.payload([fileResource(b, '/etc/e.conf', 'y', { notify: ['unit:exporter.service'] }), unit(b)]),
+      engine(root, systemd),
+    );
     expect(systemd.calls).toEqual([]);
   });
 
@@ -97,7 +106,10 @@ describe('unit resource', () => {
     const before = treeSnapshot(root);
     const b = payloadBuilder();
     const failing = resource('exec', { id: 'boom', argv: ['false'], timeoutMs: 5000, refreshonly: false });
-    const report = await applyBundle(b.payload([unit(b, { text: UNIT_TEXT, enabled: true, state: 'started' }), failing]), engine(root, systemd));
+    const report = await applyBundle(
+      b.payload([unit(b, { text: UNIT_TEXT, enabled: true, state: 'started' }), failing]),
+      engine(root, systemd),
+    );
     expect(report.status).toBe('rolled_back');
     expect(report.resources.map((r) => r.outcome)).toEqual(['rolled_back', 'failed']);
     expect(systemd.calls).toEqual([
@@ -122,7 +134,10 @@ describe('unit resource', () => {
     const before = treeSnapshot(root);
     const b = payloadBuilder();
     const report = await applyBundle(
-      b.payload([unit(b, { text: UNIT_TEXT, state: 'started' }), fileResource(b, '/etc/e.conf', 'x', { notify: ['unit:exporter.service'] })]),
+      b.payload([
+        unit(b, { text: UNIT_TEXT, state: 'started' }),
+        fileResource(b, '/etc/e.conf', 'x', { notify: ['unit:exporter.service'] }),
+      ]),
       engine(root, systemd),
     );
     expect(report.status).toBe('rolled_back');

@@ -1,4 +1,4 @@
-import { renderBody, UNIT_DIR, type UnitResource } from '@stems/shared';
+import { renderBody, toStemsError, UNIT_DIR, type UnitResource } from '@stems/shared';
 import { noSystemdError } from '../system/systemd.js';
 import { applyFile, DEFAULT_FILE_MODE, type FileActual, type FileDesired, planFile, readFile } from './file.js';
 import type { Ctx, ExamineOptions, Handle, Step } from './types.js';
@@ -56,7 +56,10 @@ export function planUnit(desired: UnitDesired, actual: UnitActual): { step: Step
     if (fileStep.error) return { step: fileStep, ops };
     ops.writeFile = true;
     ops.reload = actual.up;
-    changes.push(...fileStep.changes.map((c) => `unit file ${c}`), actual.up ? 'daemon-reload' : 'daemon-reload skipped: no running systemd');
+    changes.push(
+      ...fileStep.changes.map((c) => `unit file ${c}`),
+      actual.up ? 'daemon-reload' : 'daemon-reload skipped: no running systemd',
+    );
     step.aspects.push(...fileStep.aspects);
     if (fileStep.diff !== undefined) step.diff = fileStep.diff;
   }
@@ -74,8 +77,11 @@ export function planUnit(desired: UnitDesired, actual: UnitActual): { step: Step
   if (desired.state === 'started' && !actual.active) ops.run = 'start';
   else if (desired.state === 'stopped' && actual.active) ops.run = 'stop';
   else if (desired.notified && (desired.state === 'started' || (desired.state === undefined && actual.active))) ops.run = 'restart';
+  // a running service keeps its old definition until it restarts
+  else if (ops.writeFile && actual.active && desired.state !== 'stopped') ops.run = 'restart';
   if (ops.run) {
-    changes.push(ops.run === 'start' ? 'started' : ops.run === 'stop' ? 'stopped' : 'restarted (notified)');
+    const restart = desired.notified ? 'restarted (notified)' : 'restarted (unit file changed)';
+    changes.push(ops.run === 'start' ? 'started' : ops.run === 'stop' ? 'stopped' : restart);
     if (ops.run !== 'restart') step.aspects.push('unit-state');
     step.refreshes = ops.run !== 'stop';
   }
@@ -85,7 +91,11 @@ export function planUnit(desired: UnitDesired, actual: UnitActual): { step: Step
   return { step, ops };
 }
 
-export async function applyUnit(resource: UnitResource, plan: { desired: UnitDesired; actual: UnitActual; ops: UnitOps }, ctx: Ctx): Promise<void> {
+export async function applyUnit(
+  resource: UnitResource,
+  plan: { desired: UnitDesired; actual: UnitActual; ops: UnitOps },
+  ctx: Ctx,
+): Promise<void> {
   const { desired, actual, ops } = plan;
   const { systemd, journal } = ctx;
   const unit = desired.name;
@@ -100,7 +110,13 @@ export async function applyUnit(resource: UnitResource, plan: { desired: UnitDes
     if (ops.run === 'stop' && was.active) await systemd.start(unit);
     if (ops.run === 'restart' && was.active) await systemd.restart(unit); // back to the old definition
   });
-  if (ops.writeFile && desired.file && actual.file) applyFile(resource.id, desired.file, actual.file, ctx);
+  if (ops.writeFile && desired.file && actual.file) {
+    applyFile(resource.id, desired.file, actual.file, ctx);
+    // the unit file must be in place before systemd reloads
+    const committed = await ctx.writes?.commit();
+    if (committed?.failedId !== undefined)
+      throw toStemsError(committed.error ?? 'the unit file could not be written', 'STEMS_APPLY_FAILED');
+  }
   journal?.record(resource.id, async () => {
     if ((ops.run === 'start' || ops.run === 'restart') && !was.active) await systemd.stop(unit);
     if (ops.enable === true && !was.enabled) await systemd.disable(unit);

@@ -22,7 +22,7 @@ const OutboxFile = z.strictObject({ items: z.array(OutboxItem), dropped: z.numbe
 export class Outbox {
   readonly path: string;
   readonly limit: number;
-  #items: OutboxItem[] | undefined;
+  #items: OutboxItem[] = [];
   #dropped = 0;
 
   constructor(stateDir: string, limit = OUTBOX_LIMIT) {
@@ -30,12 +30,12 @@ export class Outbox {
     this.limit = limit;
   }
 
+  // Always re-read: `apply --once` may queue a report while the daemon runs,
+  // and the file is small (at most `limit` entries).
   async #load(): Promise<OutboxItem[]> {
-    if (!this.#items) {
-      const file = await readJsonState(this.path, OutboxFile);
-      this.#items = file?.items ?? [];
-      this.#dropped = file?.dropped ?? 0;
-    }
+    const file = await readJsonState(this.path, OutboxFile);
+    this.#items = file?.items ?? [];
+    this.#dropped = file?.dropped ?? 0;
     return this.#items;
   }
 

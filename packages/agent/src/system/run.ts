@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { errnoCode } from '@stems/shared';
 
 /** PATH for commands the agent runs: never inherited, so a node's login shell cannot change what runs. */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -73,7 +74,7 @@ function killGroup(pid: number | undefined): void {
     process.kill(-pid, 'SIGKILL');
   } catch (err) {
     // ESRCH: the group already exited between the timer and the kill.
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    if (errnoCode(err) !== 'ESRCH') throw err;
   }
 }
 

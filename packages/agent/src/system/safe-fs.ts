@@ -26,6 +26,14 @@ export interface Meta {
   gid?: number | undefined;
 }
 
+/** A complete temp file waiting for its fsync and rename. */
+export interface Staged {
+  managed: string;
+  host: string;
+  temp: string;
+  fd: number;
+}
+
 const MISSING: Entry = Object.freeze({ kind: 'missing', mode: 0, uid: -1, gid: -1, size: 0 });
 
 function kindOf(stat: fs.Stats): EntryKind {
@@ -157,6 +165,22 @@ export class SafeFs {
    * over the target. The directory is fsynced by flush().
    */
   writeFile(managed: string, data: Uint8Array, meta: Meta): void {
+    const staged = this.stage(managed, data, meta);
+    try {
+      fs.fsyncSync(staged.fd);
+    } catch (err) {
+      this.discard(staged);
+      throw err;
+    }
+    this.install(staged);
+  }
+
+  /**
+   * The first half of writeFile: the temp file is complete (content, owner,
+   * mode) but not yet fsynced or renamed, and its descriptor is still open.
+   * WriteBatch fsyncs many such files at once, then installs them in order.
+   */
+  stage(managed: string, data: Uint8Array, meta: Meta): Staged {
     const host = this.hostPath(managed);
     const temp = tempPath(host);
     const fd = fs.openSync(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
@@ -166,14 +190,23 @@ export class SafeFs {
       // chown first: changing the owner clears set-id bits that fchmod then sets.
       if (meta.uid !== undefined || meta.gid !== undefined) fs.fchownSync(fd, meta.uid ?? -1, meta.gid ?? -1);
       fs.fchmodSync(fd, meta.mode);
-      fs.fsyncSync(fd);
     } catch (err) {
-      fs.closeSync(fd);
-      fs.rmSync(temp, { force: true });
+      this.discard({ managed, host, temp, fd });
       throw err;
     }
-    fs.closeSync(fd);
-    this.renameIntoPlace(temp, host);
+    return { managed, host, temp, fd };
+  }
+
+  /** Closes a staged file that was fsynced and renames it over its target. */
+  install(staged: Staged): void {
+    fs.closeSync(staged.fd);
+    this.renameIntoPlace(staged.temp, staged.host);
+  }
+
+  /** Closes and removes a staged file that will not be installed. */
+  discard(staged: Staged): void {
+    fs.closeSync(staged.fd);
+    fs.rmSync(staged.temp, { force: true });
   }
 
   /** Atomic symlink replace: a temp link renamed over the path. */

@@ -38,7 +38,8 @@ export function realSystemd(opts: { root?: string } = {}): Systemd {
     availability ??= realRoot && fs.existsSync('/run/systemd/system');
     return availability;
   };
-  const why = () => (realRoot ? 'systemd is not running on this node (/run/systemd/system is missing)' : `the agent runs under root ${opts.root}`);
+  const why = () =>
+    realRoot ? 'systemd is not running on this node (/run/systemd/system is missing)' : `the agent runs under root ${opts.root}`;
 
   async function systemctl(args: string[], unit: string): Promise<number | null> {
     if (!(await available())) throw noSystemdError(unit, why());

@@ -1,4 +1,4 @@
-import { BUNDLE_FORMAT, BundlePayload, type KeyPair, signPayload, StemsError } from '@stems/shared';
+import { BUNDLE_FORMAT, BundlePayload, type KeyPair, StemsError, signPayload } from '@stems/shared';
 
 /** What the compiler produces for one node; approval adds format, serial, times and approval. */
 export type NodeDesired = Omit<BundlePayload, 'format' | 'serial' | 'issuedAt' | 'expiresAt' | 'approval'>;

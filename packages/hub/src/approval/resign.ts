@@ -19,14 +19,38 @@ export function resignExpiring(hub: HubCore, beforeFraction = 0.5): { node: stri
       let approvalId = byCommit.get(b.commit);
       if (approvalId === undefined) {
         const nodes = due.filter((d) => d.commit === b.commit).map((d) => d.node);
-        approvalId = hub.store.bundles.addApproval({ kind: 'resign', commit: b.commit, nodes, by: 'hub', note: 'renewed before expiry', at });
+        approvalId = hub.store.bundles.addApproval({
+          kind: 'resign',
+          commit: b.commit,
+          nodes,
+          by: 'hub',
+          note: 'renewed before expiry',
+          at,
+        });
         byCommit.set(b.commit, approvalId);
       }
       const old = storedPayload(b.envelope);
       const serial = b.serial + 1;
-      const signed = signBundle(desiredOf(old), { serial, issuedAt: now, lifetimeSec: hub.config.bundleLifetimeSec, approval: old.approval }, hub.key);
-      hub.store.bundles.insert({ ...b, serial, approvalId, envelope: signed.envelope, issuedAt: signed.payload.issuedAt, expiresAt: signed.payload.expiresAt });
-      hub.store.audit.append({ at, actor: 'hub', action: 'resign', target: b.commit, details: { node: b.node, serial, previous: b.serial } });
+      const signed = signBundle(
+        desiredOf(old),
+        { serial, issuedAt: now, lifetimeSec: hub.config.bundleLifetimeSec, approval: old.approval },
+        hub.key,
+      );
+      hub.store.bundles.insert({
+        ...b,
+        serial,
+        approvalId,
+        envelope: signed.envelope,
+        issuedAt: signed.payload.issuedAt,
+        expiresAt: signed.payload.expiresAt,
+      });
+      hub.store.audit.append({
+        at,
+        actor: 'hub',
+        action: 'resign',
+        target: b.commit,
+        details: { node: b.node, serial, previous: b.serial },
+      });
       return { node: b.node, serial };
     });
   });

@@ -17,13 +17,21 @@ export async function diffRevision(hub: HubCore, req: { rev: string; node?: stri
   const withBundles = hub.store.bundles.latestAll();
   const names = req.node ? [req.node] : [...new Set([...compiled.nodes.keys(), ...withBundles.map((b) => b.node)])].sort();
   if (req.node && !compiled.nodes.has(req.node) && !withBundles.some((b) => b.node === req.node)) {
-    throw new StemsError('STEMS_NODE_NOT_FOUND', `Revision ${revision.commit.slice(0, 12)} defines no node "${req.node}" and it has no bundle`, {
-      hint: 'Node names come from cluster.yaml; `hub nodes` lists enrolled nodes.',
-      statusCode: 404,
-    });
+    throw new StemsError(
+      'STEMS_NODE_NOT_FOUND',
+      `Revision ${revision.commit.slice(0, 12)} defines no node "${req.node}" and it has no bundle`,
+      {
+        hint: 'Node names come from cluster.yaml; `hub nodes` lists enrolled nodes.',
+        statusCode: 404,
+      },
+    );
   }
   return names.map((node) => {
     const current = withBundles.find((b) => b.node === node);
-    return diffNode(current ? desiredOf(storedPayload(current.envelope)) : null, compiled.nodes.get(node) ?? null, hub.store.nodes.facts(node));
+    return diffNode(
+      current ? desiredOf(storedPayload(current.envelope)) : null,
+      compiled.nodes.get(node) ?? null,
+      hub.store.nodes.facts(node),
+    );
   });
 }

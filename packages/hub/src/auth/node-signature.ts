@@ -14,7 +14,13 @@ export function requestSigningText(method: string, path: string, date: string): 
 }
 
 /** Headers for a node-signed request (used by clients on a node). */
-export function signRequest(opts: { method: string; path: string; node: string; secretKey: Uint8Array; now?: Date }): Record<string, string> {
+export function signRequest(opts: {
+  method: string;
+  path: string;
+  node: string;
+  secretKey: Uint8Array;
+  now?: Date;
+}): Record<string, string> {
   const date = (opts.now ?? new Date()).toISOString();
   const sig = signBytes(Buffer.from(requestSigningText(opts.method, opts.path, date)), opts.secretKey);
   return { [NODE_HEADER]: opts.node, [DATE_HEADER]: date, [SIGNATURE_HEADER]: sig };

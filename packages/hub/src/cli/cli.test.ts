@@ -1,12 +1,13 @@
 import { statSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { decodePublicKey, verifyEnvelope } from '@stems/shared';
+import { decodePublicKey, encodePublicKey, generateKeyPair, verifyEnvelope, writeKeyFile } from '@stems/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { commitFiles, type GitRepo, makeGitRepo } from '../../../../test/helpers/git-http.js';
+import { testHub } from '../_test-hub.js';
 import { openStore } from '../store/index.js';
 import { runCli } from './run.js';
 
@@ -22,17 +23,25 @@ async function setup() {
   const repo: GitRepo = await makeGitRepo({ 'cluster.yaml': CLUSTER, 'roles/base/role.yaml': ROLE }, 'first');
   const data = await mkdtemp(join(tmpdir(), 'stems-cli-'));
   cleanups.push(repo.cleanup, () => rm(data, { recursive: true, force: true }));
-  const hub = async (...argv: string[]) => {
+  const hub = async (...argv: string[]) => run(argv, { STEMS_HUB_DATA: data, STEMS_AGENT_CONFIG: join(data, 'no-agent.yaml') });
+  return { repo, data, hub };
+}
+
+async function run(argv: string[], env: NodeJS.ProcessEnv) {
+  {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let out = '';
     let err = '';
-    stdout.on('data', (c) => (out += c));
-    stderr.on('data', (c) => (err += c));
-    const code = await runCli(argv, { stdout, stderr, env: { STEMS_HUB_DATA: data }, signal: new AbortController().signal });
+    stdout.on('data', (c) => {
+      out += c;
+    });
+    stderr.on('data', (c) => {
+      err += c;
+    });
+    const code = await runCli(argv, { stdout, stderr, env, signal: new AbortController().signal });
     return { code, out, err };
-  };
-  return { repo, data, hub };
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -69,7 +78,13 @@ describe('hub CLI on the hub host', () => {
       [bad, 'invalid'],
       [repo.head, 'valid'],
     ]);
-    expect(revs[0].errors[0]).toEqual({ code: 'STEMS_REPO_SCHEMA', file: 'cluster.yaml', line: 3, col: expect.any(Number), message: expect.any(String) });
+    expect(revs[0].errors[0]).toEqual({
+      code: 'STEMS_REPO_SCHEMA',
+      file: 'cluster.yaml',
+      line: 3,
+      col: expect.any(Number),
+      message: expect.any(String),
+    });
     expect(Object.keys(revs[0]).sort()).toEqual(['author', 'commit', 'committedAt', 'errors', 'state', 'subject']);
 
     const diff = await hub('diff', repo.head.slice(0, 7));
@@ -143,9 +158,13 @@ describe('hub CLI on the hub host', () => {
     const stop = new AbortController();
     const logs = new PassThrough();
     let logText = '';
-    logs.on('data', (c) => (logText += c));
+    logs.on('data', (c) => {
+      logText += c;
+    });
     const serving = runCli(['serve'], { stdout: logs, stderr: logs, env: { STEMS_HUB_DATA: data }, signal: stop.signal });
     await expect.poll(() => logText.includes('hub listening'), { timeout: 10_000 }).toBe(true);
+    // Joins the start-up sync (or runs one) through the server.
+    expect((await hub('sync')).code).toBe(0);
     const admin = JSON.parse((await hub('token', 'create', '--role', 'viewer', '--name', 'ro', '--json')).out);
     const remote = await hub('revisions', '--json', '--hub', `http://127.0.0.1:${port}`, '--token', admin.token);
     expect(remote.code, remote.err).toBe(0);
@@ -163,5 +182,36 @@ describe('hub CLI on the hub host', () => {
     const store = openStore(join(data, 'hub.db'));
     expect(store.audit.list()[0]).toMatchObject({ action: 'approve', actor: 'local' });
     store.close();
+  });
+
+  it('on a node with no token, read-only commands sign with the node key; writes are refused', async () => {
+    const hub = await testHub();
+    const url = await hub.app.listen({ port: 0, host: '127.0.0.1' });
+    const dir = await mkdtemp(join(tmpdir(), 'stems-node-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const pair = generateKeyPair();
+    await writeKeyFile(join(dir, 'state', 'node.key'), pair);
+    await writeFile(
+      join(dir, 'agent.yaml'),
+      `hub: { url: "${url}", key: "${encodePublicKey(hub.key.publicKey)}" }\nnode: n1\npaths: { state: ${join(dir, 'state')} }\n`,
+    );
+    const env = { STEMS_AGENT_CONFIG: join(dir, 'agent.yaml'), STEMS_HUB_DATA: join(dir, 'no-hub') };
+    hub.app.hub.store.nodes.upsert({
+      name: 'n1',
+      publicKey: encodePublicKey(pair.publicKey),
+      fingerprint: 'fp',
+      state: 'pending',
+      at: new Date().toISOString(),
+    });
+    const pending = await run(['status'], env);
+    expect(pending.code).toBe(1);
+    expect(pending.err).toMatch(/token or node signature/);
+    hub.app.hub.store.nodes.setState('n1', 'accepted');
+    const status = await run(['status', '--json'], env);
+    expect(status.code, status.err).toBe(0);
+    expect(JSON.parse(status.out).nodes).toEqual([expect.objectContaining({ name: 'n1' })]);
+    const write = await run(['sync'], env);
+    expect(write.code).toBe(1);
+    expect(write.err).toMatch(/viewer role/);
   });
 });

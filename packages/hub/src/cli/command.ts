@@ -63,7 +63,12 @@ export function str(values: Values, name: string): string | undefined {
 /** `a,b` → ['a', 'b'] */
 export function list(values: Values, name: string): string[] | undefined {
   const v = str(values, name);
-  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean);
+  return v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 /** `90s`, `15m`, `1h`, `2d` → seconds. */
@@ -85,4 +90,7 @@ export const CLIENT_USAGE = `Connection:
   --hub URL       hub base URL (env STEMS_HUB_URL), e.g. http://hub:7400
   --token T       API token (env STEMS_TOKEN)
   --data DIR      hub data dir when run on the hub host without --hub
-                  (env STEMS_HUB_DATA, default /var/lib/stems-hub)`;
+                  (env STEMS_HUB_DATA, default /var/lib/stems-hub)
+With no token and no hub data dir, an enrolled node signs read-only requests
+with its node key (agent config: env STEMS_AGENT_CONFIG, default
+/etc/stems/agent.yaml; node key in STEMS_AGENT_STATE or its paths.state).`;

@@ -9,6 +9,7 @@ import { localCore, openHubParts } from '../runtime.js';
 import { type CommandInput, str } from './command.js';
 import { httpApi } from './http-api.js';
 import { localApi } from './local-api.js';
+import { readNodeIdentity } from './node-identity.js';
 
 /** Default hub data dir on a real hub host. */
 export const DEFAULT_DATA_DIR = '/var/lib/stems-hub';
@@ -37,19 +38,20 @@ async function reachable(url: string): Promise<boolean> {
  */
 export async function connect(input: CommandInput): Promise<HubApi> {
   const url = str(input.values, 'hub') ?? input.env.STEMS_HUB_URL;
-  if (url) {
-    const token = str(input.values, 'token') ?? input.env.STEMS_TOKEN;
-    if (!token) {
+  const token = str(input.values, 'token') ?? input.env.STEMS_TOKEN;
+  if (url && token) return httpApi(url, { token });
+  const dataDir = dataDirOf(input);
+  const paths = hubPaths(dataDir);
+  if (url || !existsSync(paths.config)) {
+    // No token: an enrolled node signs read-only requests with its own key.
+    const identity = await readNodeIdentity(input.env);
+    if (identity) return httpApi(url ?? identity.hubUrl, { node: identity.node, secretKey: identity.secretKey });
+    if (url) {
       throw new StemsError('STEMS_AUTH_REQUIRED', `No token for ${url}`, {
         hint: 'Pass --token or set STEMS_TOKEN (create one on the hub with `hub token create --role viewer`).',
       });
     }
-    return httpApi(url, token);
-  }
-  const dataDir = dataDirOf(input);
-  const paths = hubPaths(dataDir);
-  if (!existsSync(paths.config)) {
-    throw new StemsError('STEMS_HUB_NOT_INITIALIZED', `No hub URL given and no hub data in ${dataDir}`, {
+    throw new StemsError('STEMS_HUB_NOT_INITIALIZED', `No hub URL given, no hub data in ${dataDir} and no enrolled agent here`, {
       hint: 'Pass --hub URL --token T (or STEMS_HUB_URL / STEMS_TOKEN), or --data DIR on the hub host.',
     });
   }
@@ -61,7 +63,7 @@ export async function connect(input: CommandInput): Promise<HubApi> {
     const base = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
     if (await reachable(base)) {
       parts.store.close();
-      return httpApi(base, readFileSync(tokenFile, 'utf8').trim());
+      return httpApi(base, { token: readFileSync(tokenFile, 'utf8').trim() });
     }
   }
   const core = localCore(parts);

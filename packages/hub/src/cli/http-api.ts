@@ -1,4 +1,5 @@
 import { isErrorCode, StemsError } from '@stems/shared';
+import { signRequest } from '../auth/node-signature.js';
 import type { HubApi } from '../hub-api.js';
 
 /** How long a client waits for the hub. @default 30000 */
@@ -9,23 +10,35 @@ function apiError(status: number, body: unknown, url: string): StemsError {
   if (typeof error === 'object' && error !== null && 'code' in error && isErrorCode(error.code) && 'message' in error) {
     const hint = 'hint' in error && typeof error.hint === 'string' ? error.hint : undefined;
     const details = 'details' in error && typeof error.details === 'object' && error.details !== null ? { ...error.details } : undefined;
-    return new StemsError(error.code, String(error.message), { statusCode: status, ...(hint ? { hint } : {}), ...(details ? { details } : {}) });
+    return new StemsError(error.code, String(error.message), {
+      statusCode: status,
+      ...(hint ? { hint } : {}),
+      ...(details ? { details } : {}),
+    });
   }
   return new StemsError('STEMS_HUB_UNREACHABLE', `${url} answered HTTP ${status} without a stems error`, {
     hint: 'Check that --hub points at a stems hub (http://host:7400).',
   });
 }
 
-/** The hub API over HTTP with a bearer token. */
-export function httpApi(baseUrl: string, token: string, timeoutMs = REQUEST_TIMEOUT_MS): HubApi {
+/** How a client proves who it is: an API token, or a node key (read-only). */
+export type ClientAuth = { token: string } | { node: string; secretKey: Uint8Array };
+
+/** The hub API over HTTP. */
+export function httpApi(baseUrl: string, auth: ClientAuth, timeoutMs = REQUEST_TIMEOUT_MS): HubApi {
   const base = baseUrl.replace(/\/+$/, '');
+  // A node signs the request target exactly as the hub will see it: path plus query.
+  const authHeaders = (method: string, url: URL): Record<string, string> =>
+    'token' in auth
+      ? { authorization: `Bearer ${auth.token}` }
+      : signRequest({ method, path: url.pathname + url.search, node: auth.node, secretKey: auth.secretKey });
   async function call<T>(method: 'GET' | 'POST', path: string, body?: object): Promise<T> {
     const url = `${base}/api/v1${path}`;
     let res: Response;
     try {
       res = await fetch(url, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        headers: { ...authHeaders(method, new URL(url)), ...(body ? { 'content-type': 'application/json' } : {}) },
         ...(body ? { body: JSON.stringify(body) } : {}),
         signal: AbortSignal.timeout(timeoutMs),
       });

@@ -90,15 +90,24 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     json = parsed.values.json === true;
     const { min, max } = command.positionals;
     if (parsed.positionals.length < min || parsed.positionals.length > max) {
-      throw usageError(`hub ${name} takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${parsed.positionals.length}`, `Run \`hub ${name} --help\`.`);
+      throw usageError(
+        `hub ${name} takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${parsed.positionals.length}`,
+        `Run \`hub ${name} --help\`.`,
+      );
     }
-    const result = await command.execute({ values: parsed.values, positionals: parsed.positionals, env: io.env, stdout: io.stdout, signal: io.signal });
+    const result = await command.execute({
+      values: parsed.values,
+      positionals: parsed.positionals,
+      env: io.env,
+      stdout: io.stdout,
+      signal: io.signal,
+    });
     out(json ? JSON.stringify(result.data, null, 2) : result.human);
     return EXIT.ok;
   } catch (e) {
     if (isStemsError(e)) {
       if (json) err(JSON.stringify({ error: e.toJSON() }));
-      else err(`hub ${name}: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}`);
+      else err(`hub ${name}: ${e.code}: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}`);
       return e.code === 'STEMS_CLI_USAGE' ? EXIT.usage : EXIT.failed;
     }
     err(`hub ${name}: internal error, please report: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);

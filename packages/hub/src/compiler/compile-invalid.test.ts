@@ -53,7 +53,8 @@ describe('compileRevision refuses an invalid commit with precise positions', () 
   });
 
   it('a unit content and a file on the unit path conflict too', async () => {
-    const docker = 'resources:\n  - unit: docker.service\n    content: "[Unit]\\n"\n  - file: /etc/systemd/system/docker.service\n    content: "x"\n';
+    const docker =
+      'resources:\n  - unit: docker.service\n    content: "[Unit]\\n"\n  - file: /etc/systemd/system/docker.service\n    content: "x"\n';
     const problems = await problemsWith({ 'roles/docker/role.yaml': docker });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^STEMS_REPO_CONFLICT roles\/docker\/role.yaml:4:5: .*path \/etc\/systemd\/system\/docker.service/);
@@ -93,7 +94,8 @@ describe('compileRevision refuses an invalid commit with precise positions', () 
   });
 
   it('duplicate ids and notify naming an id the node lacks', async () => {
-    const docker = 'resources:\n  - unit: docker.service\n    notify: [nope, sysctl-reload]\n  - exec: [/bin/true]\n    id: sysctl-reload\n';
+    const docker =
+      'resources:\n  - unit: docker.service\n    notify: [nope, sysctl-reload]\n  - exec: [/bin/true]\n    id: sysctl-reload\n';
     expect(await problemsWith({ 'roles/docker/role.yaml': docker })).toEqual([
       'STEMS_REPO_DUPLICATE_ID roles/docker/role.yaml:4:5: nodes projector, director: resource id "sysctl-reload" is used twice: by roles/base/role.yaml:16:5 and by roles/docker/role.yaml:4:5; give one of them another id:',
       'STEMS_REPO_UNKNOWN_NOTIFY roles/docker/role.yaml:3:14: nodes projector, director: notify: no resource on the node has id "nope"',

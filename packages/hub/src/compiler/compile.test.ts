@@ -1,5 +1,6 @@
 import { BundlePayload, DEFAULT_EXEC_TIMEOUT_MS, formatProblem, sha256Hex } from '@stems/shared';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openRepoSource } from '../git/repo-source.js';
 import { ALL_FACTS, committed, EXAMPLE } from './_test-fixtures.js';
 import { compileRevision, type NodeDesired } from './index.js';
 
@@ -63,7 +64,11 @@ describe('compileRevision on the example cluster', () => {
     expect(res.get('file:/etc/motd')).toMatchObject({ mode: '0644', drift: 'enforce', origin: 'roles/base/role.yaml:3:5', notify: [] });
     expect(res.get('package:htop')).toMatchObject({ drift: 'report', state: 'present', origin: 'roles/base/role.yaml:22:5' });
     expect(res.get('sysctl-reload')).toMatchObject({ type: 'exec', argv: ['sysctl', '--system'], timeoutMs: 30_000, refreshonly: true });
-    expect(res.get('exec:touch_/var/tmp/stamp')).toMatchObject({ timeoutMs: DEFAULT_EXEC_TIMEOUT_MS, refreshonly: false, creates: '/var/tmp/stamp' });
+    expect(res.get('exec:touch_/var/tmp/stamp')).toMatchObject({
+      timeoutMs: DEFAULT_EXEC_TIMEOUT_MS,
+      refreshonly: false,
+      creates: '/var/tmp/stamp',
+    });
     expect(res.get('unit:gpu-exporter.service')?.when).toBe('(and facts.gpus (eq facts.os.arch "x64"))');
     expect(res.get('package:nvidia-smi')?.when).toBe('facts.gpus');
     expect(res.get('unit:docker.service')).toMatchObject({ enabled: true, state: 'started' });
@@ -137,5 +142,26 @@ describe('compileRevision waiting for facts', () => {
     expect(rev.problems.map(formatProblem)).toEqual([
       'roles/docker/files/daemon.json.hbs:2:11: nodes projector, director: "nope" is not defined',
     ]);
+  });
+});
+
+describe('compileRevision on a commit the hub cannot read', () => {
+  it('throws STEMS_REVISION_NOT_FOUND instead of judging the revision', async () => {
+    const { commit, dir } = await committed(EXAMPLE, onCleanup);
+    const other = openRepoSource({ url: dir, branch: 'main', cacheDir: `${dir}/unused` });
+    const missing = { ...commit, commit: 'f'.repeat(40) };
+    await expect(compileRevision(other.reader(missing.commit), missing, ALL_FACTS)).rejects.toMatchObject({
+      code: 'STEMS_REVISION_NOT_FOUND',
+    });
+  });
+});
+
+describe('compileRevision with resource vars', () => {
+  it('renders a resource with its own vars over the node vars, and keeps them in the bundle', async () => {
+    const docker =
+      'resources:\n  - file: /etc/x.conf\n    content: "{{vars.only_here}} {{vars.domain}}\\n"\n    vars: { only_here: yes-here, domain: override }\n';
+    const rev = await compile({ ...EXAMPLE, 'roles/docker/role.yaml': docker });
+    expect(rev.problems).toEqual([]);
+    expect(byId(rev.nodes.get('director')).get('file:/etc/x.conf')).toMatchObject({ vars: { only_here: 'yes-here', domain: 'override' } });
   });
 });

@@ -45,7 +45,9 @@ describe('diffNode', () => {
         diff: unifiedDiff('', 'projector\n', { path: '/etc/issue' }),
       },
     ]);
-    expect(d.removed).toEqual([{ id: 'absent:/etc/old.conf', type: 'absent', summary: ['no longer in the desired state (/etc/old.conf)'] }]);
+    expect(d.removed).toEqual([
+      { id: 'absent:/etc/old.conf', type: 'absent', summary: ['no longer in the desired state (/etc/old.conf)'] },
+    ]);
     expect(d.changed).toEqual([
       {
         id: 'file:/etc/motd',

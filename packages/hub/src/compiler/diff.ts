@@ -156,7 +156,8 @@ export function diffNode(current: NodeDesired | null, next: NodeDesired | null, 
     else result.unchanged++;
   }
   for (const [id, old] of before) {
-    if (!after.has(id)) result.removed.push({ id, type: old.resource.type, summary: [`no longer in the desired state (${pathOf(old.resource)})`] });
+    if (!after.has(id))
+      result.removed.push({ id, type: old.resource.type, summary: [`no longer in the desired state (${pathOf(old.resource)})`] });
   }
   return result;
 }

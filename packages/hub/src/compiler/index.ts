@@ -1,4 +1,4 @@
-import { type Facts, loadRepo, type RepoProblem, type RepoReader } from '@stems/shared';
+import { type ErrorCode, type Facts, loadRepo, type RepoProblem, type RepoReader, StemsError } from '@stems/shared';
 import type { CommitInfo } from '../git/repo-source.js';
 import { buildNode, checkNode, type NodeBuild, type NodeDesired } from './node-compile.js';
 import { previewNode } from './preview.js';
@@ -7,6 +7,9 @@ import { compileRole, type RoleResource } from './role-compile.js';
 
 export { DEFAULT_POLICY, type NodeDesired, nodePolicy, nodeVars } from './node-compile.js';
 export { defaultId, execId } from './role-compile.js';
+
+/** Reader failures that say nothing about the revision. */
+const OPERATIONAL = new Set<ErrorCode>(['STEMS_REVISION_NOT_FOUND', 'STEMS_GIT_FETCH']);
 
 export interface CompiledRevision {
   commit: CommitInfo;
@@ -31,6 +34,12 @@ export async function compileRevision(
   facts: ReadonlyMap<string, Facts | null>,
 ): Promise<CompiledRevision> {
   const loaded = await loadRepo(reader);
+  // loadRepo turns every StemsError of the reader into a problem; a commit the
+  // hub cannot read is its own failure, not a fault of the revision
+  const unreadable = loaded.problems.find((p) => OPERATIONAL.has(p.code));
+  if (unreadable) {
+    throw new StemsError(unreadable.code, unreadable.message, { hint: 'Fetch the repository again; the revision itself was not judged.' });
+  }
   const problems = new ProblemSet();
   problems.addAll(loaded.problems);
   const waitingForFacts = new Map<string, string[]>();

@@ -33,7 +33,11 @@ function groupsOf(repo: LoadedRepo, node: string): string[] {
   return ['all', ...own.filter((g) => g !== 'all')];
 }
 
-/** Variables, lowest first: role defaults (role order) < cluster < groups (all first) < node. */
+/**
+ * Variables, lowest first: role defaults (role order) < cluster < groups (all
+ * first, then the node's groups in the order written) < node. The merge is by
+ * top-level name: a map set in a later layer replaces the whole map.
+ */
 export function nodeVars(repo: LoadedRepo, node: string, roles: readonly string[]): Vars {
   const vars: Vars = {};
   for (const role of roles) Object.assign(vars, repo.roles.get(role)?.spec.vars);
@@ -79,6 +83,7 @@ export function buildNode(opts: BuildNodeOptions): NodeBuild {
   const desired: NodeDesired = {
     cluster: repo.cluster.cluster,
     node,
+    // the groups as written for the node ({{node.groups}}); `all` is implicit
     groups: [...(repo.cluster.nodes[node]?.groups ?? [])],
     revision: { commit: opts.commit.commit, subject: opts.commit.subject, author: opts.commit.author },
     policy: { onFailure: policy.onFailure },

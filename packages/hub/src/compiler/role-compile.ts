@@ -129,10 +129,24 @@ interface BodyParts {
   source?: string | undefined;
 }
 
+// Most commits leave most templates alone, and the hub compiles every new
+// commit: remember which texts compiled, so each is compiled once per process.
+const compiledOk = new Set<string>();
+const MAX_REMEMBERED = 5000;
+function remember(key: string): void {
+  if (compiledOk.size >= MAX_REMEMBERED) compiledOk.clear();
+  compiledOk.add(key);
+}
+
+/** The bundle's limit on a compiled condition (shared Resource schema). */
+const MAX_WHEN_LENGTH = 1000;
+
 /** Checks that a template compiles; reports the position inside the template file, or the resource for inline content. */
-function checkTemplate(t: TemplateBody, pos: Position, problems: ProblemSet): boolean {
+function checkTemplate(t: TemplateBody, sha256: string, pos: Position, problems: ProblemSet): boolean {
+  if (compiledOk.has(sha256)) return true;
   try {
     compileTemplate(t.text, t.asset ?? pos.file);
+    remember(sha256);
     return true;
   } catch (err) {
     if (!isStemsError(err)) throw err;
@@ -149,8 +163,11 @@ function checkCondition(condition: string, pos: Position, problems: ProblemSet):
     problems.add('STEMS_TEMPLATE_SYNTAX', pos, 'when: a condition is an expression such as facts.gpus, without braces');
     return false;
   }
+  const key = `when\0${condition}`;
+  if (compiledOk.has(key)) return true;
   try {
     compileTemplate(`{{#if ${condition}}}1{{/if}}`, 'when');
+    remember(key);
     return true;
   } catch (err) {
     if (!isStemsError(err)) throw err;
@@ -159,33 +176,38 @@ function checkCondition(condition: string, pos: Position, problems: ProblemSet):
   }
 }
 
+/** The body of a file or unit: its bytes content-addressed, and its template text when it renders on the node. */
+function bodyOf(role: LoadedRole, index: number, r: BodyParts) {
+  const rel = r.template ?? r.source;
+  if (r.content === undefined && rel === undefined) return undefined;
+  const asset = rel === undefined ? undefined : roleAssetPath(role.name, rel);
+  const bytes = rel === undefined ? Buffer.from(r.content ?? '') : role.assets.get(rel);
+  if (!bytes) throw new TypeError(`loadRepo did not load ${asset}`);
+  const { sha256, file } = bundleFile(bytes);
+  const render = r.source === undefined;
+  const body: Body = { sha256, render, name: asset ?? `${role.path}#resources[${index}].content` };
+  const template: TemplateBody | undefined = render ? { text: Buffer.from(bytes).toString('utf8'), asset } : undefined;
+  return { body, file, template };
+}
+
 function compileOne(role: LoadedRole, index: number, problems: ProblemSet): RoleResource {
   const r = (role.spec.resources ?? [])[index] as RepoResource;
   const { origin } = resourceOrigin(role, index);
   const pos = at(role.yaml, ['resources', index]);
-  const parts = r as BodyParts;
-  let body: Body | undefined;
-  let template: TemplateBody | undefined;
+  const compiledBody = bodyOf(role, index, r as BodyParts);
   const files = new Map<string, BundleFile>();
   let ok = true;
-  if (parts.template !== undefined || parts.content !== undefined || parts.source !== undefined) {
-    const asset = parts.content === undefined ? roleAssetPath(role.name, (parts.template ?? parts.source) as string) : undefined;
-    const bytes = parts.content === undefined ? role.assets.get((parts.template ?? parts.source) as string) : Buffer.from(parts.content);
-    if (!bytes) throw new TypeError(`loadRepo did not load ${asset}`);
-    const { sha256, file } = bundleFile(bytes);
-    files.set(sha256, file);
-    const render = parts.source === undefined;
-    const name = asset ?? `${role.path}#resources[${index}].content`;
-    body = { sha256, render, name };
-    if (render) {
-      template = { text: Buffer.from(bytes).toString('utf8'), asset };
-      ok = checkTemplate(template, pos, problems);
-    }
+  if (compiledBody) {
+    files.set(compiledBody.body.sha256, compiledBody.file);
+    if (compiledBody.template) ok = checkTemplate(compiledBody.template, compiledBody.body.sha256, pos, problems);
   }
   const roleWhen = role.spec.when;
   if (roleWhen !== undefined) ok = checkCondition(roleWhen, at(role.yaml, ['when']), problems) && ok;
   if (r.when !== undefined) ok = checkCondition(r.when, at(role.yaml, ['resources', index, 'when']), problems) && ok;
   const when = combineWhen(roleWhen, r.when);
+  if (when !== undefined && when.length > MAX_WHEN_LENGTH) {
+    problems.add('STEMS_REPO_SCHEMA', pos, `when: the role's and the resource's conditions together exceed ${MAX_WHEN_LENGTH} characters`);
+  }
   const common: Common = {
     id: r.id ?? defaultId(r),
     notify: r.notify ?? [],
@@ -193,7 +215,16 @@ function compileOne(role: LoadedRole, index: number, problems: ProblemSet): Role
     ...(when === undefined ? {} : { when }),
     origin,
   };
-  return { role, index, pos, resource: toResource(r, common, body), driftOverride: r.policy?.drift, files, template, broken: !ok };
+  return {
+    role,
+    index,
+    pos,
+    resource: toResource(r, common, compiledBody?.body),
+    driftOverride: r.policy?.drift,
+    files,
+    template: compiledBody?.template,
+    broken: !ok,
+  };
 }
 
 /** Compiles every resource of a role (node-independent parts) and checks its templates and conditions compile. */

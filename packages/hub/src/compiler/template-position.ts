@@ -65,7 +65,5 @@ export function templateErrorText(err: StemsError): string {
   }
   const name = typeof err.details?.template === 'string' ? err.details.template : '';
   // drop the "name:line:col: " prefix and Handlebars' " - line:col" suffix: the problem has its own position
-  return err.message
-    .replace(new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(:\\d+:\\d+)?: `), '')
-    .replace(/ - \d+:\d+$/, '');
+  return err.message.replace(new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(:\\d+:\\d+)?: `), '').replace(/ - \d+:\d+$/, '');
 }

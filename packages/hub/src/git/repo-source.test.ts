@@ -119,6 +119,8 @@ describe('openRepoSource on a local path', () => {
     const next = await commitFiles(r.dir, { 'notes.txt': 'x' }, 'second');
     expect((await source.fetch())?.commit).toBe(next);
     expect(await text(source.reader(next), 'notes.txt')).toBe('x');
+    expect((await source.log(next)).map((c) => c.subject)).toEqual(['second', 'initial']);
+    await expect(source.log('e'.repeat(40))).rejects.toMatchObject({ code: 'STEMS_REVISION_NOT_FOUND' });
 
     const bare = join(await mkdtemp(join(tmpdir(), 'stems-bare-')), 'bare.git');
     cleanups.push(() => rm(bare, { recursive: true, force: true }));
@@ -135,6 +137,13 @@ describe('openRepoSource on a local path', () => {
     const source = openRepoSource({ url: r.dir, branch: 'main', cacheDir: await cacheDir() });
     const head = await source.fetch();
     expect(await text(source.reader(head?.commit ?? ''), 'cluster.yaml')).toBe(CLUSTER);
+  });
+
+  it('refuses transports it does not speak', async () => {
+    for (const url of ['ssh://git@example.invalid/repo.git', 'git@example.invalid:repo.git']) {
+      const source = openRepoSource({ url, branch: 'main', cacheDir: await cacheDir() });
+      await expect(source.fetch()).rejects.toMatchObject({ code: 'STEMS_GIT_FETCH', message: expect.stringContaining('only http(s)') });
+    }
   });
 
   it('refuses a path that is not a git repository', async () => {

@@ -60,6 +60,11 @@ function notFound(err: unknown): boolean {
 
 /** The gitdir of a local repository: `<path>/.git` for a working copy, the path itself when bare. */
 async function localGitdir(path: string): Promise<string> {
+  if ((/^[a-z][a-z0-9+.-]*:\/\//i.test(path) && !path.startsWith('file://')) || /^[\w.-]+@[\w.-]+:/.test(path)) {
+    throw new StemsError('STEMS_GIT_FETCH', `Cannot fetch ${safeUrl(path)}: only http(s) URLs and local paths are supported`, {
+      hint: 'Use the https:// clone URL of the repository (with a token as password), or a path on the hub host.',
+    });
+  }
   const full = resolve(path.startsWith('file://') ? fileURLToPath(path) : path);
   for (const candidate of [join(full, '.git'), full]) {
     try {
@@ -159,8 +164,8 @@ export function openRepoSource(opts: RepoSourceOptions): RepoSource {
       const dir = await resolveGitdir();
       let commits: ReadCommitResult[];
       try {
-        // one more than max, so that `since` just past the window is still seen
-        commits = await git.log({ fs, gitdir: dir, ref: head, depth: max + 1, cache });
+        // git.log walks newest first (by commit time across merges), at most `max` commits
+        commits = await git.log({ fs, gitdir: dir, ref: head, depth: max, cache });
       } catch (err) {
         if (!notFound(err)) throw err;
         throw new StemsError('STEMS_REVISION_NOT_FOUND', `Commit ${head} is not in the fetched repository`, {
@@ -169,7 +174,7 @@ export function openRepoSource(opts: RepoSourceOptions): RepoSource {
       }
       const out: CommitInfo[] = [];
       for (const c of commits) {
-        if (c.oid === logOpts.since || out.length >= max) break;
+        if (c.oid === logOpts.since) break;
         out.push(commitInfo(c));
       }
       return out;

@@ -1,6 +1,7 @@
 import { decodePublicKey, StemsError } from '@stems/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { FailureLimiter } from '../auth/failure-limiter.js';
 import { DATE_HEADER, NODE_HEADER, SIGNATURE_HEADER, verifyRequestSignature } from '../auth/node-signature.js';
 import type { Role } from '../store/tokens.js';
 
@@ -11,6 +12,9 @@ export type Principal = { kind: 'token'; name: string; role: Role } | { kind: 'n
 export type RouteAccess = Role | 'public';
 
 const RANK: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
+
+/** Failed authentications one client address may make per window before it gets 429. @default 20 per minute */
+export const AUTH_FAILURE_LIMIT = { maxFailures: 20, windowMs: 60_000 };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -56,6 +60,7 @@ function authenticate(app: FastifyInstance, request: FastifyRequest): Principal 
  */
 export const authPlugin = fp(async (app: FastifyInstance) => {
   app.decorateRequest('principal', null);
+  const limiter = new FailureLimiter(AUTH_FAILURE_LIMIT.maxFailures, AUTH_FAILURE_LIMIT.windowMs);
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config.access;
     if (access === 'public') return;
@@ -66,8 +71,16 @@ export const authPlugin = fp(async (app: FastifyInstance) => {
         statusCode: 403,
       });
     }
+    const nowMs = app.hub.now().getTime();
+    if (limiter.blocked(request.ip, nowMs)) {
+      throw new StemsError('STEMS_AUTH_RATE_LIMITED', 'Too many failed authentications from this address', {
+        hint: 'Wait a minute, then retry with a valid token.',
+        statusCode: 429,
+      });
+    }
     const principal = authenticate(app, request);
     if (!principal) {
+      limiter.fail(request.ip, nowMs);
       throw new StemsError('STEMS_AUTH_REQUIRED', 'This request needs a valid token or node signature', {
         hint: 'Pass --token / STEMS_TOKEN (create one on the hub with `hub token create --role viewer`).',
         statusCode: 401,

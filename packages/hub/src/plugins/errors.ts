@@ -63,7 +63,8 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
         error: { code, message: 'Internal error', hint: 'Please report it with the hub log.' },
       } satisfies ApiError);
     }
-    const message = err.validation ? `Invalid request ${err.validationContext ?? ''}: ${err.message}`.replace(/ {2}/, ' ') : err.message;
+    // validationContext names the part that failed: body, params or querystring.
+    const message = err.validationContext ? `Invalid ${err.validationContext}: ${err.message}` : err.message;
     return reply.code(status).send({ error: { code, message, hint: 'See docs/api.md for the request shape.' } } satisfies ApiError);
   });
 });

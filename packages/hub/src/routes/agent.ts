@@ -5,7 +5,7 @@ import { AgentSession } from '../ws/agent-session.js';
  * GET /agent: the agent websocket. It is public at the HTTP level because the
  * protocol authenticates: challenge, signed hello, accepted key.
  */
-export async function agentRoutes(app: FastifyInstance, opts: { pingMs: number }): Promise<void> {
+export async function agentRoutes(app: FastifyInstance, opts: { pingMs: number; helloTimeoutMs?: number }): Promise<void> {
   app.get('/agent', { websocket: true, config: { access: 'public' } }, (socket, request) => {
     // The session attaches its handlers synchronously in its constructor.
     new AgentSession(socket, {
@@ -13,6 +13,7 @@ export async function agentRoutes(app: FastifyInstance, opts: { pingMs: number }
       registry: app.agents,
       log: request.log.child({ remote: request.ip }),
       pingMs: opts.pingMs,
+      ...(opts.helloTimeoutMs ? { helloTimeoutMs: opts.helloTimeoutMs } : {}),
     });
   });
 }

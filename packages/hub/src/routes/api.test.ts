@@ -70,12 +70,22 @@ describe('API auth and errors', () => {
   it('an admin creates tokens (secret shown once, audited, never logged) and join tokens', async () => {
     const hub = await testHub();
     const admin = hub.token('admin');
-    const res = await hub.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: auth(admin), payload: { role: 'operator', name: 'ci' } });
+    const res = await hub.app.inject({
+      method: 'POST',
+      url: '/api/v1/tokens',
+      headers: auth(admin),
+      payload: { role: 'operator', name: 'ci' },
+    });
     expect(res.statusCode).toBe(201);
     const { token, name, role } = res.json();
     expect({ name, role }).toEqual({ name: 'ci', role: 'operator' });
     expect(hub.app.hub.store.tokens.lookup(token)?.role).toBe('operator');
-    const dup = await hub.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: auth(admin), payload: { role: 'viewer', name: 'ci' } });
+    const dup = await hub.app.inject({
+      method: 'POST',
+      url: '/api/v1/tokens',
+      headers: auth(admin),
+      payload: { role: 'viewer', name: 'ci' },
+    });
     expect(dup.statusCode).toBe(409);
     const join = await hub.app.inject({ method: 'POST', url: '/api/v1/join-tokens', headers: auth(admin), payload: { ttlSec: 600 } });
     expect(join.statusCode).toBe(201);
@@ -96,5 +106,18 @@ describe('API auth and errors', () => {
     expect(res.json().error.code).toBe('STEMS_NODE_NOT_FOUND');
     const bad = await hub.app.inject({ method: 'POST', url: '/api/v1/nodes/ghost/explode', headers: auth(op) });
     expect(bad.statusCode).toBe(400);
+  });
+
+  it('too many failed authentications from one address get 429, even with a good token', async () => {
+    const hub = await testHub();
+    const good = hub.token('viewer');
+    for (let i = 0; i < 20; i++) {
+      expect((await hub.app.inject({ method: 'GET', url: '/api/v1/status', headers: auth(`stems_guess${i}`) })).statusCode).toBe(401);
+    }
+    const res = await hub.app.inject({ method: 'GET', url: '/api/v1/status', headers: auth(good) });
+    expect(res.statusCode).toBe(429);
+    expect(res.json().error.code).toBe('STEMS_AUTH_RATE_LIMITED');
+    const other = await hub.app.inject({ method: 'GET', url: '/api/v1/status', headers: auth(good), remoteAddress: '127.0.0.2' });
+    expect(other.statusCode).toBe(200);
   });
 });

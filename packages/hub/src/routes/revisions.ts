@@ -1,6 +1,6 @@
+import { NodeName } from '@stems/shared';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { NodeName } from '@stems/shared';
 import { diffRevision } from '../approval/revision-diff.js';
 import { listRevisions } from '../revision-list.js';
 

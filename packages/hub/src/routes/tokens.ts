@@ -21,9 +21,13 @@ const JoinBody = z.strictObject({
 
 /** POST /tokens and POST /join-tokens (admin); secrets are in the response only. */
 export async function tokenRoutes(app: FastifyInstance): Promise<void> {
-  app.post<{ Body: z.infer<typeof TokenBody> }>('/tokens', { config: { access: 'admin' }, schema: { body: TokenBody } }, async (request, reply) => {
-    return reply.code(201).send(createToken(app.hub, { ...request.body, by: actorOf(request) }));
-  });
+  app.post<{ Body: z.infer<typeof TokenBody> }>(
+    '/tokens',
+    { config: { access: 'admin' }, schema: { body: TokenBody } },
+    async (request, reply) => {
+      return reply.code(201).send(createToken(app.hub, { ...request.body, by: actorOf(request) }));
+    },
+  );
 
   app.post<{ Body: z.infer<typeof JoinBody> }>(
     '/join-tokens',

@@ -1,6 +1,14 @@
 import type { Db } from './db.js';
 
-export type AuditAction = 'approve' | 'rollback' | 'resign' | 'node.accept' | 'node.reject' | 'node.revoke' | 'token.create' | 'join-token.create';
+export type AuditAction =
+  | 'approve'
+  | 'rollback'
+  | 'resign'
+  | 'node.accept'
+  | 'node.reject'
+  | 'node.revoke'
+  | 'token.create'
+  | 'join-token.create';
 
 export interface AuditEntry {
   id: number;

@@ -51,7 +51,9 @@ export function bundleStore(db: Db) {
     /** Current bundle of every node that has one. */
     latestAll(): BundleRecord[] {
       return db
-        .prepare<[], BundleRow>('SELECT b.* FROM bundles b WHERE b.serial = (SELECT MAX(serial) FROM bundles WHERE node = b.node) ORDER BY node')
+        .prepare<[], BundleRow>(
+          'SELECT b.* FROM bundles b WHERE b.serial = (SELECT MAX(serial) FROM bundles WHERE node = b.node) ORDER BY node',
+        )
         .all()
         .map(toRecord);
     },
@@ -75,11 +77,20 @@ export function bundleStore(db: Db) {
     },
     approvals(limit = 100): ApprovalRecord[] {
       const rows = db
-        .prepare<[number], { id: number; kind: ApprovalRecord['kind']; commit_id: string; nodes: string; by: string; note: string; at: string }>(
-          'SELECT * FROM approvals ORDER BY id DESC LIMIT ?',
-        )
+        .prepare<
+          [number],
+          { id: number; kind: ApprovalRecord['kind']; commit_id: string; nodes: string; by: string; note: string; at: string }
+        >('SELECT * FROM approvals ORDER BY id DESC LIMIT ?')
         .all(limit);
-      return rows.map((r) => ({ id: r.id, kind: r.kind, commit: r.commit_id, nodes: JSON.parse(r.nodes) as string[], by: r.by, note: r.note, at: r.at }));
+      return rows.map((r) => ({
+        id: r.id,
+        kind: r.kind,
+        commit: r.commit_id,
+        nodes: JSON.parse(r.nodes) as string[],
+        by: r.by,
+        note: r.note,
+        at: r.at,
+      }));
     },
   };
 }

@@ -63,7 +63,9 @@ export function revisionStore(db: Db) {
     },
     /** Cluster name of the newest valid revision, if any. */
     latestCluster(): string | null {
-      const row = db.prepare<[], { cluster: string | null }>("SELECT cluster FROM revisions WHERE state = 'valid' ORDER BY seq DESC LIMIT 1").get();
+      const row = db
+        .prepare<[], { cluster: string | null }>("SELECT cluster FROM revisions WHERE state = 'valid' ORDER BY seq DESC LIMIT 1")
+        .get();
       return row?.cluster ?? null;
     },
     /** Resolves a full sha, a unique prefix (4+ hex digits) or `latest` (the newest valid revision). */

@@ -36,7 +36,10 @@ describe('migrations', () => {
     expect(schemaVersion(db)).toBe(MIGRATIONS.at(-1)?.version);
     db.close();
     const again = openDatabase(path);
-    const tables = again.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name);
+    const tables = again
+      .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+      .all()
+      .map((r) => r.name);
     expect(tables).toEqual(expect.arrayContaining(['nodes', 'revisions', 'bundles', 'approvals', 'tokens', 'join_tokens', 'audit_log']));
     expect(again.pragma('journal_mode', { simple: true })).toBe('wal');
     again.close();
@@ -61,8 +64,24 @@ describe('store', () => {
     expect(() =>
       store.transaction(() => {
         const id = store.bundles.addApproval({ kind: 'approve', commit: 'a'.repeat(40), nodes: ['n1'], by: 'x', note: '', at });
-        store.bundles.insert({ node: 'n1', serial: 1, commit: 'a'.repeat(40), approvalId: id, envelope: '{}', issuedAt: at, expiresAt: at });
-        store.bundles.insert({ node: 'n1', serial: 1, commit: 'a'.repeat(40), approvalId: id, envelope: '{}', issuedAt: at, expiresAt: at });
+        store.bundles.insert({
+          node: 'n1',
+          serial: 1,
+          commit: 'a'.repeat(40),
+          approvalId: id,
+          envelope: '{}',
+          issuedAt: at,
+          expiresAt: at,
+        });
+        store.bundles.insert({
+          node: 'n1',
+          serial: 1,
+          commit: 'a'.repeat(40),
+          approvalId: id,
+          envelope: '{}',
+          issuedAt: at,
+          expiresAt: at,
+        });
       }),
     ).toThrow(/UNIQUE/);
     expect(store.bundles.latest('n1')).toBeUndefined();

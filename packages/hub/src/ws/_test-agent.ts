@@ -38,7 +38,12 @@ export class TestAgent {
     });
   }
 
-  static async connect(baseUrl: string, node: string, key: KeyPair = generateKeyPair(), opts: { autoPong?: boolean } = {}): Promise<TestAgent> {
+  static async connect(
+    baseUrl: string,
+    node: string,
+    key: KeyPair = generateKeyPair(),
+    opts: { autoPong?: boolean } = {},
+  ): Promise<TestAgent> {
     const ws = new WebSocket(baseUrl.replace(/^http/, 'ws') + AGENT_WS_PATH, { autoPong: opts.autoPong ?? true });
     const agent = new TestAgent(ws, node, key);
     await new Promise<void>((resolve, reject) => {

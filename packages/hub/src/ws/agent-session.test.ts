@@ -1,8 +1,8 @@
 import { challengeText, generateKeyPair, verifyBytes, verifyEnvelope } from '@stems/shared';
 import { describe, expect, it } from 'vitest';
+import { testHub } from '../_test-hub.js';
 import { type NodeDesired, signBundle } from '../approval/payload.js';
 import { signRequest } from '../auth/node-signature.js';
-import { testHub } from '../_test-hub.js';
 import { TestAgent } from './_test-agent.js';
 
 async function listening(opts: Parameters<typeof testHub>[0] = {}) {
@@ -26,9 +26,28 @@ const desired = (node: string): NodeDesired => ({
 function storeBundle(hub: Awaited<ReturnType<typeof listening>>, node: string, serial: number) {
   const store = hub.app.hub.store;
   store.transaction(() => {
-    const approvalId = store.bundles.addApproval({ kind: 'approve', commit: 'a'.repeat(40), nodes: [node], by: 't', note: '', at: new Date().toISOString() });
-    const signed = signBundle(desired(node), { serial, issuedAt: new Date(), lifetimeSec: 3600, approval: { by: 't', at: new Date().toISOString(), note: '' } }, hub.key);
-    store.bundles.insert({ node, serial, commit: 'a'.repeat(40), approvalId, envelope: signed.envelope, issuedAt: signed.payload.issuedAt, expiresAt: signed.payload.expiresAt });
+    const approvalId = store.bundles.addApproval({
+      kind: 'approve',
+      commit: 'a'.repeat(40),
+      nodes: [node],
+      by: 't',
+      note: '',
+      at: new Date().toISOString(),
+    });
+    const signed = signBundle(
+      desired(node),
+      { serial, issuedAt: new Date(), lifetimeSec: 3600, approval: { by: 't', at: new Date().toISOString(), note: '' } },
+      hub.key,
+    );
+    store.bundles.insert({
+      node,
+      serial,
+      commit: 'a'.repeat(40),
+      approvalId,
+      envelope: signed.envelope,
+      issuedAt: signed.payload.issuedAt,
+      expiresAt: signed.payload.expiresAt,
+    });
   });
 }
 
@@ -71,7 +90,12 @@ describe('agent websocket', () => {
   it('a join token accepts on first use and not twice', async () => {
     const hub = await listening();
     const { token } = (
-      await hub.app.inject({ method: 'POST', url: '/api/v1/join-tokens', headers: { authorization: `Bearer ${hub.token('admin')}` }, payload: {} })
+      await hub.app.inject({
+        method: 'POST',
+        url: '/api/v1/join-tokens',
+        headers: { authorization: `Bearer ${hub.token('admin')}` },
+        payload: {},
+      })
     ).json();
     const first = await TestAgent.connect(hub.url, 'n1');
     await first.hello({ joinToken: token });
@@ -115,15 +139,36 @@ describe('agent websocket', () => {
     await agent.next('welcome');
     const at = new Date().toISOString();
     const facts = {
-      hostname: 'n1', fqdn: 'n1.lan', os: { distro: 'debian', release: '12', codename: 'bookworm', kernel: '6', arch: 'x64' },
-      cpu: { brand: 'x', cores: 2, physicalCores: 1 }, memory: { totalBytes: 1 }, disks: [], filesystems: [], network: [],
-      primaryIp: '10.0.0.1', gpus: [], virtual: true, custom: {},
+      hostname: 'n1',
+      fqdn: 'n1.lan',
+      os: { distro: 'debian', release: '12', codename: 'bookworm', kernel: '6', arch: 'x64' },
+      cpu: { brand: 'x', cores: 2, physicalCores: 1 },
+      memory: { totalBytes: 1 },
+      disks: [],
+      filesystems: [],
+      network: [],
+      primaryIp: '10.0.0.1',
+      gpus: [],
+      virtual: true,
+      custom: {},
     };
     const ids = [
       agent.send('facts', { facts, hash: 'x' }),
       agent.send('report', { serial: 1, status: 'converged', startedAt: at, durationMs: 5, resources: [], factsHash: 'x' }),
       agent.send('drift', { serial: 1, items: [{ id: 'file:/etc/motd', status: 'drifted', aspects: ['content'], detectedAt: at }] }),
-      agent.send('health', { at, uptimeSec: 1, load1: 0.5, load5: 0, load15: 0, memUsedPct: 40, disks: [{ mount: '/', usedPct: 70 }], units: [], agentVersion: 't', lastApply: null, stale: false }),
+      agent.send('health', {
+        at,
+        uptimeSec: 1,
+        load1: 0.5,
+        load5: 0,
+        load15: 0,
+        memUsedPct: 40,
+        disks: [{ mount: '/', usedPct: 70 }],
+        units: [],
+        agentVersion: 't',
+        lastApply: null,
+        stale: false,
+      }),
     ];
     for (const id of ids) await expect.poll(() => agent.received.some((m) => m.type === 'ack' && m.payload.of === id)).toBe(true);
     const store = hub.app.hub.store;
@@ -155,6 +200,14 @@ describe('agent websocket', () => {
     expect(res.statusCode).toBe(200);
   });
 
+  it('closes a connection that never says hello', async () => {
+    const hub = await listening({ helloTimeoutMs: 200 });
+    const agent = await TestAgent.connect(hub.url, 'n1');
+    await agent.next('challenge');
+    await expect.poll(() => agent.closed?.code, { timeout: 3000 }).toBe(1008);
+    expect(agent.received.at(-1)).toMatchObject({ type: 'error', payload: { code: 'STEMS_WIRE_UNEXPECTED' } });
+  });
+
   it('terminates a connection that stops answering pings', async () => {
     const hub = await listening({ pingMs: 100 });
     // No automatic pong: the socket looks dead to the hub.
@@ -179,11 +232,20 @@ describe('node-signed requests', () => {
     expect(ok.statusCode).toBe(200);
     expect(ok.json().nodes.map((n: { name: string }) => n.name)).toEqual(['n1']);
     const headers = signed();
-    const tampered = { ...headers, 'x-stems-signature': `${headers['x-stems-signature']?.startsWith('A') ? 'B' : 'A'}${headers['x-stems-signature']?.slice(1)}` };
+    const tampered = {
+      ...headers,
+      'x-stems-signature': `${headers['x-stems-signature']?.startsWith('A') ? 'B' : 'A'}${headers['x-stems-signature']?.slice(1)}`,
+    };
     expect((await get(tampered)).statusCode).toBe(401);
     const otherPath = { ...signed() };
     expect((await get(otherPath, 'GET', '/api/v1/nodes')).statusCode).toBe(401);
-    const old = signRequest({ method: 'GET', path: '/api/v1/status', node: 'n1', secretKey: key.secretKey, now: new Date(Date.now() - 10 * 60_000) });
+    const old = signRequest({
+      method: 'GET',
+      path: '/api/v1/status',
+      node: 'n1',
+      secretKey: key.secretKey,
+      now: new Date(Date.now() - 10 * 60_000),
+    });
     expect((await get(old)).statusCode).toBe(401);
     const write = signRequest({ method: 'POST', path: '/api/v1/sync', node: 'n1', secretKey: key.secretKey });
     expect((await get(write, 'POST', '/api/v1/sync')).statusCode).toBe(403);

@@ -6,8 +6,8 @@ import {
   canonicalJson,
   challengeText,
   decodePublicKey,
-  encodePublicKey,
   type ErrorCode,
+  encodePublicKey,
   fingerprintOf,
   type HubMessage,
   makeFrame,
@@ -16,14 +16,16 @@ import {
   signBytes,
   verifyBytes,
 } from '@stems/shared';
+import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { WebSocket } from 'ws';
 import { storedPayload } from '../approval/payload.js';
 import type { HubCore } from '../core.js';
-import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { AgentConnection, AgentRegistry } from './registry.js';
 
 /** Bad frames tolerated on one connection before the hub closes it. @default 10 */
 export const MAX_BAD_FRAMES = 10;
+/** Time a new connection has to send its hello. @default 30000 */
+export const HELLO_TIMEOUT_MS = 30_000;
 
 export interface SessionOptions {
   hub: HubCore;
@@ -31,6 +33,8 @@ export interface SessionOptions {
   log: Logger;
   /** Ping interval; a connection that missed the previous pong is terminated. */
   pingMs: number;
+  /** @default HELLO_TIMEOUT_MS */
+  helloTimeoutMs?: number;
 }
 
 type Phase = 'challenged' | 'pending' | 'ready' | 'closed';
@@ -49,6 +53,7 @@ export class AgentSession implements AgentConnection {
   #badFrames = 0;
   #alive = true;
   #timer: NodeJS.Timeout;
+  #helloTimer: NodeJS.Timeout;
   #log: Logger;
 
   constructor(
@@ -62,6 +67,10 @@ export class AgentSession implements AgentConnection {
     socket.on('error', (err) => this.#log.warn({ err }, 'agent socket error'));
     this.#timer = setInterval(() => this.#ping(), opts.pingMs);
     this.#timer.unref();
+    this.#helloTimer = setTimeout(() => {
+      if (this.#phase === 'challenged') this.#fail('STEMS_WIRE_UNEXPECTED', 'No hello in time');
+    }, opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS);
+    this.#helloTimer.unref();
     this.#send('challenge', { nonce: this.#nonce, hubKey: encodePublicKey(opts.hub.key.publicKey) });
   }
 
@@ -143,6 +152,10 @@ export class AgentSession implements AgentConnection {
       return;
     }
     const node = this.opts.hub.store.nodes.get(this.node);
+    if (this.#phase === 'pending' && node?.state === 'accepted' && node.publicKey === this.publicKey) {
+      // Accepted by another process on this data dir (no live notice reached us): welcome now.
+      this.#welcome();
+    }
     if (this.#phase === 'pending' || node?.state !== 'accepted') {
       // A key that is not accepted hears `pending` and nothing else.
       this.#send('pending', { fingerprint: node?.fingerprint ?? '' });
@@ -265,6 +278,7 @@ export class AgentSession implements AgentConnection {
   #onClose(): void {
     this.#phase = 'closed';
     clearInterval(this.#timer);
+    clearTimeout(this.#helloTimer);
     this.opts.registry.remove(this);
   }
 }

@@ -1,3 +1,5 @@
+import { symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type TestTree, writeTree } from '../_test-tree.js';
 import type { ErrorCode } from '../errors.js';
@@ -269,6 +271,24 @@ const BAD: BadCase[] = [
     expected: 'roles/base/role.yaml:4:13: resources[0].vars.constructor: invalid name "constructor": reserved name',
   },
   {
+    name: 'cluster variable named constructor',
+    files: cluster(CLUSTER.replace('  domain: colab.lan', '  domain: colab.lan\n  constructor: x')),
+    code: 'STEMS_REPO_SCHEMA',
+    expected: 'cluster.yaml:5:3: vars.constructor: invalid name "constructor": reserved name',
+  },
+  {
+    name: 'node named __proto__',
+    files: cluster('apiVersion: stems/v1\ncluster: c\nnodes:\n  a: {}\n  __proto__: { groups: [x] }\n'),
+    code: 'STEMS_REPO_SCHEMA',
+    expected: 'cluster.yaml:5:3: nodes.__proto__: reserved name "__proto__"',
+  },
+  {
+    name: 'more than 100 aliases',
+    files: cluster(`apiVersion: stems/v1\ncluster: c\nnodes: { a: {} }\nvars:\n  x: &x 1\n  list: [${Array(101).fill('*x').join(', ')}]\n`),
+    code: 'STEMS_REPO_YAML',
+    expected: `cluster.yaml:6:${10 + 100 * 4}: too many aliases (more than 100`,
+  },
+  {
     name: 'path into the agent state',
     files: role('  - file: /var/lib/stems-agent/key.json\n    content: x\n'),
     code: 'STEMS_PATH_FORBIDDEN',
@@ -299,6 +319,24 @@ describe('loadRepo rejects with file:line:col and a code', () => {
     expect(problems[0]?.code).toBe('STEMS_REPO_YAML');
     expect(performance.now() - started).toBeLessThan(2000);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('refuses a template that is a symlink (STEMS_REPO_UNSAFE_ENTRY at the resource)', async () => {
+    const tree = await writeTree(role('  - file: /etc/x\n    template: link.hbs\n'));
+    trees.push(tree);
+    await symlink('/etc/passwd', join(tree.dir, 'roles/base/files/link.hbs'));
+    const { problems } = await loadRepo(tree.reader);
+    expect(problems.map(formatProblem)).toEqual([
+      'roles/base/role.yaml:3:15: resources[0].template: roles/base/files/link.hbs is not a regular file',
+    ]);
+    expect(problems[0]?.code).toBe('STEMS_REPO_UNSAFE_ENTRY');
+  });
+
+  it('refuses a file over 1 MiB', async () => {
+    const { problems } = await load(cluster(`${CLUSTER}# ${'x'.repeat(1024 * 1024)}\n`));
+    expect(problems.map((p) => [p.code, formatProblem(p)])).toEqual([
+      ['STEMS_REPO_YAML', 'cluster.yaml:1:1: file is larger than 1048576 bytes'],
+    ]);
   });
 
   it('reports every problem of a role, not just the first', async () => {

@@ -28,7 +28,11 @@ ${CLIENT_USAGE}`,
   positionals: { min: 1, max: 1 },
   run: (input) =>
     withApi(input, (api) =>
-      api.approve({ rev: input.positionals[0] ?? '', ...opt('nodes', list(input.values, 'nodes')), ...opt('note', str(input.values, 'note')) }),
+      api.approve({
+        rev: input.positionals[0] ?? '',
+        ...opt('nodes', list(input.values, 'nodes')),
+        ...opt('note', str(input.values, 'note')),
+      }),
     ),
   render,
 });

@@ -18,7 +18,10 @@ export function expectedFile(variant: Variant, i: number): { path: string; text:
 /** The bundle of one variant: CRASH_FILES templated files over ten directories, one template. */
 export function crashPayload(variant: Variant): BundlePayload {
   const b = payloadBuilder();
-  const body = b.body('variant={{vars.variant}} index={{vars.i}} host={{facts.hostname}}\n{{vars.filler}}', { render: true, name: 'crash.hbs' });
+  const body = b.body('variant={{vars.variant}} index={{vars.i}} host={{facts.hostname}}\n{{vars.filler}}', {
+    render: true,
+    name: 'crash.hbs',
+  });
   const resources = [];
   for (let i = 0; i < CRASH_FILES; i++) {
     const { path, mode } = expectedFile(variant, i);
