@@ -4,7 +4,7 @@
 // measured against it (bench/RESULTS.md). Usage: node bench/floor.mjs ROOT N
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { hostname, cpus } from 'node:os';
+import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 
 const [root, count = '1000'] = process.argv.slice(2);

@@ -99,13 +99,10 @@ describe('lifecycle across real processes', () => {
       const agent = startDaemon(AGENT_BIN, ['run'], agentEnv(node));
       agents.push(agent);
     }
-    const nodes = await eventually(
-      async () => {
-        const list = JSON.parse(await hubCli('nodes', '--json')) as { name: string; state: string }[];
-        return list.filter((n) => n.state === 'accepted').length === 2 ? list : undefined;
-      },
-      'both nodes accepted',
-    );
+    const nodes = await eventually(async () => {
+      const list = JSON.parse(await hubCli('nodes', '--json')) as { name: string; state: string }[];
+      return list.filter((n) => n.state === 'accepted').length === 2 ? list : undefined;
+    }, 'both nodes accepted');
     expect(nodes.map((n) => n.name).sort()).toEqual(['alpha', 'beta']);
   });
 
@@ -119,7 +116,10 @@ describe('lifecycle across real processes', () => {
     expect(diff).toContain('+port = 8001');
     await hubCli('approve', 'latest', '--note', 'first rollout');
     await converged(1);
-    for (const [node, port] of [['alpha', 8001], ['beta', 8002]] as const) {
+    for (const [node, port] of [
+      ['alpha', 8001],
+      ['beta', 8002],
+    ] as const) {
       const root = agentEnv(node).STEMS_AGENT_ROOT;
       expect(await readFile(join(root, 'etc/app/app.conf'), 'utf8')).toBe(`port = ${port}\ngreeting = hello\n`);
       expect(await readFile(join(root, 'etc/motd'), 'utf8')).toBe(`${node} on ${hostname().split('.')[0]}\n`);

@@ -9,6 +9,8 @@ import { authPlugin } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { agentRoutes } from './routes/agent.js';
 import { approvalRoutes } from './routes/approvals.js';
+import { driftRoutes } from './routes/drift.js';
+import { installRoutes } from './routes/install.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { revisionRoutes } from './routes/revisions.js';
 import { statusRoutes } from './routes/status.js';
@@ -31,7 +33,16 @@ export interface BuildHubOptions {
   helloTimeoutMs?: number;
   /** Clock, for tests of expiry and signed-request windows. @default () => new Date() */
   now?: () => Date;
+  /** The agent bundle served at /agent/stems-agent.mjs. @default packages/agent/dist/stems-agent.mjs of this checkout */
+  agentBundlePath?: string | undefined;
 }
+
+/**
+ * HTTP timeouts: request headers must arrive within headersTimeoutMs and a
+ * whole request within requestTimeoutMs; node checks every checkIntervalMs.
+ * @default { headersTimeoutMs: 4000, requestTimeoutMs: 30000, checkIntervalMs: 500 }
+ */
+export const HTTP_LIMITS = { headersTimeoutMs: 4_000, requestTimeoutMs: 30_000, checkIntervalMs: 500 };
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -70,17 +81,25 @@ const corePlugin = fp<BuildHubOptions>(async (app, opts) => {
  * tests use inject() or listen on port 0.
  */
 export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: opts.logger as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
+  const app = Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024,
+    // Slow clients (1 byte/s headers or bodies) are cut off instead of holding a socket for minutes.
+    http: { headersTimeout: HTTP_LIMITS.headersTimeoutMs, connectionsCheckingInterval: HTTP_LIMITS.checkIntervalMs },
+    requestTimeout: HTTP_LIMITS.requestTimeoutMs,
+  });
   await app.register(corePlugin, opts);
   await app.register(errorsPlugin);
   await app.register(authPlugin);
   await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false } });
+  await app.register(installRoutes, { agentBundlePath: opts.agentBundlePath });
   await app.register(
     async (api) => {
       await api.register(statusRoutes);
       await api.register(revisionRoutes);
       await api.register(approvalRoutes);
       await api.register(nodeRoutes);
+      await api.register(driftRoutes);
       await api.register(tokenRoutes);
       await api.register(agentRoutes, {
         pingMs: opts.pingMs ?? HUB_DEFAULTS.pingMs,

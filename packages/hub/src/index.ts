@@ -13,6 +13,6 @@ export type { HubApi, NodeDiffView } from './hub-api.js';
 export { createLogger, type Logger } from './logger.js';
 export type { NodeView, RevisionView } from './revision-list.js';
 export { initHub, localCore, openHubParts, repoFunctions } from './runtime.js';
-export { type HubStatus, OFFLINE_AFTER_MS } from './status.js';
+export { type HubStatus, MISSED_HEARTBEATS, statusExitCode } from './status.js';
 export { openStore, type Store } from './store/index.js';
 export { type SyncResult, syncOnce } from './sync.js';

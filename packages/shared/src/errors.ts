@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   STEMS_AUTH_RATE_LIMITED: 'Too many failed authentication attempts; wait and try again.',
   STEMS_REQUEST_INVALID: 'The request body, params or query did not validate.',
   STEMS_TOKEN_INVALID: 'A join token is unknown, used or expired.',
+  STEMS_INSTALL_UNAVAILABLE: 'The hub cannot serve the agent install (script or agent bundle missing).',
   // agent
   STEMS_AGENT_NOT_ENROLLED: 'The agent has no config or key; run `stems-agent enroll`.',
   STEMS_AGENT_CONFIG: 'The agent config file is invalid.',

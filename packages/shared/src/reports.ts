@@ -93,5 +93,15 @@ export const HealthSample = z.strictObject({
   lastApply: z.strictObject({ serial: z.number().int().nonnegative(), status: ApplyStatus, at: IsoTime }).nullable(),
   /** The last good bundle has expired and the hub has not sent a newer one. */
   stale: z.boolean(),
+  /**
+   * The agent's health period: the hub counts a node offline after three
+   * missed samples. Optional: older agents do not send it.
+   */
+  intervalMs: z
+    .number()
+    .int()
+    .positive()
+    .max(7 * 24 * 3_600_000)
+    .optional(),
 });
 export type HealthSample = z.infer<typeof HealthSample>;

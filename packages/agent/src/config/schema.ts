@@ -14,8 +14,13 @@ export const AGENT_DEFAULTS = Object.freeze({
     factsRefreshMs: 3_600_000,
     /** Health sample period. @default 15000 */
     healthMs: 15_000,
-    /** Drift check (and enforcement) of the last good bundle. @default 60000 */
-    driftMs: 60_000,
+    /**
+     * Full drift re-check (and enforcement) of the last good bundle, for what
+     * the file watcher cannot see (units stopped by hand, deleted parents). @default 300000 (5 min)
+     */
+    driftMs: 300_000,
+    /** Quiet time that ends a burst of file events: an editor's write-rename-chmod is one drift. @default 150 */
+    driftDebounceMs: 150,
     /** Reconnect backoff floor. @default 1000 */
     backoffMinMs: 1_000,
     /** Reconnect backoff cap. @default 60000 */
@@ -58,6 +63,7 @@ export const AgentConfigFile = z.strictObject({
       factsRefreshMs: Interval.optional(),
       healthMs: Interval.optional(),
       driftMs: Interval.optional(),
+      driftDebounceMs: Interval.max(10_000).optional(),
       backoffMinMs: Interval.optional(),
       backoffMaxMs: Interval.optional(),
       stableMs: Interval.optional(),

@@ -7,9 +7,9 @@ import { clearJoinToken, loadNodeKey, readJoinToken } from '../identity/keys.js'
 import { Outbox, type OutboxItem } from '../state/outbox.js';
 import { AgentState } from '../state/store.js';
 import { failedReport, loadLastGood, receiveBundle } from './bundle.js';
-import { DriftTracker, enforcementPayload } from './drift.js';
+import { DriftLoop } from './drift-loop.js';
 import { type Engine, loadEngine } from './engine-port.js';
-import { sampleHealth } from './health.js';
+import { sampleHealth, unitStates } from './health.js';
 
 export interface DaemonOptions {
   config: AgentConfig;
@@ -18,6 +18,8 @@ export interface DaemonOptions {
   /** The resource engine; loaded from src/engine when absent. */
   engine?: Engine;
   now?: () => Date;
+  /** Directories the drift watcher holds at most. @default MAX_WATCHES */
+  maxWatches?: number;
 }
 
 /**
@@ -32,7 +34,7 @@ export class Daemon {
   readonly #log: Logger;
   readonly #now: () => Date;
   readonly #opts: DaemonOptions;
-  readonly #drift = new DriftTracker();
+  #drift!: DriftLoop;
   #engine!: Engine;
   #conn!: HubConnection;
   #facts!: CachedFacts;
@@ -84,6 +86,19 @@ export class Daemon {
       log: this.#log,
     });
     this.#engine = this.#opts.engine ?? (await loadEngine({ root: paths.root, log: this.#log }));
+    this.#drift = new DriftLoop({
+      root: paths.root,
+      engine: this.#engine,
+      fullCheckMs: intervals.driftMs,
+      debounceMs: intervals.driftDebounceMs,
+      maxWatches: this.#opts.maxWatches,
+      enqueue: (what, task) => this.#enqueue(what, task),
+      current: () => this.#lastGood && { payload: this.#lastGood, facts: this.#facts.facts },
+      enforce: (payload) => this.#enforcePart(payload),
+      deliver: (drift) => this.#deliver({ type: 'drift', payload: drift }),
+      now: this.#now,
+      log: this.#log.child({ module: 'drift' }),
+    });
     await this.#loadLastGood();
     // Enforce what we have before (and whether or not) the hub answers.
     if (this.#lastGood) this.#enqueue('enforce at start', () => this.#enforce());
@@ -110,15 +125,27 @@ export class Daemon {
     this.#every(intervals.pollMs, () => this.#getBundle('poll'));
     this.#every(intervals.factsRefreshMs, () => this.#enqueue('facts refresh', () => this.#refreshFacts()));
     this.#every(intervals.healthMs, () => void this.#sendHealth());
-    this.#every(intervals.driftMs, () => this.#enqueue('drift check', () => this.#checkDrift()));
+    this.#drift.start();
   }
 
   /** Stops timers and the connection, then waits for the apply in progress. */
   async stop(): Promise<void> {
     for (const t of this.#intervals) clearInterval(t);
     this.#intervals = [];
+    this.#drift?.stop();
     await this.#conn?.stop();
     await this.#chain;
+  }
+
+  /** Directories the drift watcher holds now. */
+  get watchedDirs(): string[] {
+    return this.#drift.watchedDirs;
+  }
+
+  /** Runs a full drift check now (after queued work); resolves when it is done. */
+  checkDrift(): Promise<void> {
+    this.#enqueue('drift check (asked)', () => this.#drift.check());
+    return this.#chain;
   }
 
   /** Resolves when all queued work (applies, drift checks) has finished. */
@@ -138,6 +165,7 @@ export class Daemon {
     if (!this.#cluster) return;
     const anchor = { hubKey: this.#cfg.hubKey, node: this.#cfg.node, cluster: this.#cluster, now: this.#now(), log: this.#log };
     this.#lastGood = (await loadLastGood(this.state, anchor))?.payload;
+    if (this.#lastGood) this.#drift.bundleChanged(this.#lastGood);
   }
 
   async #onWelcome(cluster: string, serial: number): Promise<void> {
@@ -199,7 +227,7 @@ export class Daemon {
       this.#lastGood = outcome.payload;
       this.#lastSerial = outcome.payload.serial;
       this.#lastReport = outcome.report;
-      this.#drift.clear();
+      this.#drift.bundleChanged(outcome.payload);
     }
     await this.#deliver({ type: 'report', payload: outcome.report });
   }
@@ -233,19 +261,13 @@ export class Daemon {
     await this.#enforce(); // templates may render differently now
   }
 
-  async #checkDrift(): Promise<void> {
-    const payload = this.#lastGood;
-    if (!payload) return;
-    const results = await this.#engine.check(payload, this.#facts.facts);
-    const { items, enforce } = this.#drift.observe(payload, results, this.#now());
-    if (enforce.size > 0) {
-      const report = await this.#apply(enforcementPayload(payload, enforce));
-      items.push(...this.#drift.repaired(report, enforce, this.#now()));
-      this.#lastReport = report;
-      await this.state.writeLastReport(report);
-      await this.#deliver({ type: 'report', payload: report });
-    }
-    if (items.length > 0) await this.#deliver({ type: 'drift', payload: { serial: payload.serial, items } });
+  /** Repairs drifted enforce resources (part of the last good bundle); reported like any apply. */
+  async #enforcePart(payload: BundlePayload): Promise<ApplyReport> {
+    const report = await this.#apply(payload);
+    this.#lastReport = report;
+    await this.state.writeLastReport(report);
+    await this.#deliver({ type: 'report', payload: report });
+    return report;
   }
 
   async #sendHealth(): Promise<void> {
@@ -258,6 +280,8 @@ export class Daemon {
         lastReport: this.#lastReport,
         stale: this.#lastGood !== undefined && now.getTime() >= Date.parse(this.#lastGood.expiresAt),
         now,
+        units: await unitStates(this.#engine.systemd, this.#lastGood),
+        intervalMs: this.#cfg.intervals.healthMs,
       });
       this.#conn.send('health', sample);
     } catch (err) {

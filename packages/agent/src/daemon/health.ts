@@ -1,6 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { freemem, loadavg, totalmem, uptime } from 'node:os';
-import { type ApplyReport, errnoCode, HealthSample } from '@stems/shared';
+import { type ApplyReport, type BundlePayload, errnoCode, HealthSample } from '@stems/shared';
+import type { Systemd } from '../system/systemd.js';
 
 export interface HealthOptions {
   /** Mount points to measure (from the facts' filesystems). */
@@ -10,6 +11,23 @@ export interface HealthOptions {
   /** The last good bundle has expired with no newer one from the hub. */
   stale: boolean;
   now: Date;
+  /** State of the managed units, from unitStates(). */
+  units: HealthSample['units'];
+  /** The agent's health period, so the hub knows when a node is overdue. */
+  intervalMs: number;
+}
+
+/** Units a health sample reports at most (the wire cap). */
+const MAX_UNITS = 1024;
+
+/**
+ * active / inactive (systemctl is-active) of each unit the bundle manages;
+ * [] when no systemd can be driven (a container, a root prefix).
+ */
+export async function unitStates(systemd: Systemd, payload: BundlePayload | undefined): Promise<HealthSample['units']> {
+  const names = (payload?.resources ?? []).flatMap((r) => (r.type === 'unit' ? [r.name] : [])).slice(0, MAX_UNITS);
+  if (names.length === 0 || !(await systemd.available())) return [];
+  return Promise.all(names.map(async (name) => ({ name, active: (await systemd.isActive(name)) ? 'active' : 'inactive' })));
 }
 
 const pct = (used: number, total: number) => (total > 0 ? Math.min(100, Math.max(0, (used / total) * 100)) : 0);
@@ -37,9 +55,10 @@ export async function sampleHealth(opts: HealthOptions): Promise<HealthSample> {
     load15: round(load15),
     memUsedPct: round(pct(totalmem() - freemem(), totalmem())),
     disks,
-    units: [],
+    units: opts.units,
     agentVersion: opts.agentVersion,
     lastApply: last ? { serial: last.serial, status: last.status, at: last.startedAt } : null,
     stale: opts.stale,
+    intervalMs: opts.intervalMs,
   });
 }

@@ -24,7 +24,11 @@ export interface Command<T> {
   /** Accepted positional counts. */
   positionals: { min: number; max: number };
   run(input: CommandInput): Promise<T>;
-  render(data: T): string;
+  render(data: T, input: CommandInput): string;
+  /** Exit code for data that ran fine but reports trouble (`hub status`: a node failed). @default 0 */
+  exitCode?(data: T): number;
+  /** The command printed its output itself while it ran (`--watch`): main prints nothing more. */
+  streamed?(input: CommandInput): boolean;
 }
 
 /** Erases the data type so commands of different types sit in one table. */
@@ -34,7 +38,7 @@ export interface AnyCommand {
   usage: string;
   options: OptionSpec;
   positionals: { min: number; max: number };
-  execute(input: CommandInput): Promise<{ data: unknown; human: string }>;
+  execute(input: CommandInput): Promise<{ data: unknown; human: string; exitCode: number; streamed: boolean }>;
 }
 
 export function defineCommand<T>(c: Command<T>): AnyCommand {
@@ -46,7 +50,8 @@ export function defineCommand<T>(c: Command<T>): AnyCommand {
     positionals: c.positionals,
     execute: async (input) => {
       const data = await c.run(input);
-      return { data, human: c.render(data) };
+      const streamed = c.streamed?.(input) ?? false;
+      return { data, human: streamed ? '' : c.render(data, input), exitCode: c.exitCode?.(data) ?? 0, streamed };
     },
   };
 }

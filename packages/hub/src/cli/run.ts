@@ -102,8 +102,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       stdout: io.stdout,
       signal: io.signal,
     });
-    out(json ? JSON.stringify(result.data, null, 2) : result.human);
-    return EXIT.ok;
+    if (!result.streamed) out(json ? JSON.stringify(result.data, null, 2) : result.human);
+    return result.exitCode;
   } catch (e) {
     if (isStemsError(e)) {
       if (json) err(JSON.stringify({ error: e.toJSON() }));

@@ -16,7 +16,18 @@ const RANK: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
 /** Failed authentications one client address may make per window before it gets 429. @default 20 per minute */
 export const AUTH_FAILURE_LIMIT = { maxFailures: 20, windowMs: 60_000 };
 
+/** One registered route and the access it declared (undefined: none, so denied). */
+export interface RouteAccessEntry {
+  method: string;
+  url: string;
+  access: RouteAccess | undefined;
+}
+
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered after the auth plugin, with its declared access: the inventory a test audits. */
+    routeAccess: readonly RouteAccessEntry[];
+  }
   interface FastifyRequest {
     principal: Principal | null;
   }
@@ -60,7 +71,12 @@ function authenticate(app: FastifyInstance, request: FastifyRequest): Principal 
  */
 export const authPlugin = fp(async (app: FastifyInstance) => {
   app.decorateRequest('principal', null);
-  const limiter = new FailureLimiter(AUTH_FAILURE_LIMIT.maxFailures, AUTH_FAILURE_LIMIT.windowMs);
+  const routes: RouteAccessEntry[] = [];
+  app.decorate('routeAccess', routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, access: route.config?.access });
+  });
+  const limiter = new FailureLimiter(app.hub.store.db, AUTH_FAILURE_LIMIT);
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config.access;
     if (access === 'public') return;

@@ -13,6 +13,7 @@ export async function agentRoutes(app: FastifyInstance, opts: { pingMs: number; 
       registry: app.agents,
       log: request.log.child({ remote: request.ip }),
       pingMs: opts.pingMs,
+      transport: request.raw.socket,
       ...(opts.helloTimeoutMs ? { helloTimeoutMs: opts.helloTimeoutMs } : {}),
     });
   });

@@ -1,4 +1,4 @@
-import type { ApplyReport, DriftReport, HealthSample } from '@stems/shared';
+import type { ApplyReport, DriftItem, DriftReport, HealthSample } from '@stems/shared';
 import type { Db } from './db.js';
 
 /** Health samples kept per node (a ring: older ones are dropped). @default 100 */
@@ -11,6 +11,11 @@ export interface StoredReport {
   report: ApplyReport;
 }
 
+/** One stored drift item with the serial it was checked against and when the hub got it. */
+export type StoredDrift = DriftItem & { serial: number; receivedAt: string };
+
+const APPLIED = "status IN ('converged', 'changed')";
+
 export function eventStore(db: Db, healthPerNode = HEALTH_SAMPLES_PER_NODE) {
   return {
     addReport(node: string, report: ApplyReport, at: string): void {
@@ -22,12 +27,17 @@ export function eventStore(db: Db, healthPerNode = HEALTH_SAMPLES_PER_NODE) {
         JSON.stringify(report),
       );
     },
-    lastReport(node: string): StoredReport | undefined {
+    /**
+     * The newest report of a node; `minSerial` skips reports of older bundles,
+     * `applied` keeps only successful applies (converged or changed).
+     */
+    lastReport(node: string, filter: { minSerial?: number; applied?: boolean } = {}): StoredReport | undefined {
       const row = db
-        .prepare<[string], { serial: number; status: ApplyReport['status']; received_at: string; body: string }>(
-          'SELECT serial, status, received_at, body FROM reports WHERE node = ? ORDER BY id DESC LIMIT 1',
+        .prepare<[string, number], { serial: number; status: ApplyReport['status']; received_at: string; body: string }>(
+          `SELECT serial, status, received_at, body FROM reports WHERE node = ? AND serial >= ? ${filter.applied ? `AND ${APPLIED}` : ''}
+           ORDER BY id DESC LIMIT 1`,
         )
-        .get(node);
+        .get(node, filter.minSerial ?? 0);
       return row && { serial: row.serial, status: row.status, receivedAt: row.received_at, report: JSON.parse(row.body) as ApplyReport };
     },
     addDrift(node: string, drift: DriftReport, at: string): void {
@@ -38,24 +48,29 @@ export function eventStore(db: Db, healthPerNode = HEALTH_SAMPLES_PER_NODE) {
         for (const item of drift.items) stmt.run(node, drift.serial, item.id, item.status, item.detectedAt, at, JSON.stringify(item));
       }).immediate();
     },
-    /** Resources whose latest drift event says they differ now. */
-    openDrift(node: string): string[] {
+    /**
+     * Resources whose latest drift event says they differ now, checked
+     * against bundle `sinceSerial` or newer: applying a newer bundle voids
+     * the drift of the older one.
+     */
+    openDrift(node: string, sinceSerial = 0): StoredDrift[] {
       return db
-        .prepare<[string], { resource_id: string }>(
-          `SELECT resource_id FROM drift_events d WHERE node = ? AND status = 'drifted'
+        .prepare<[string, number], { serial: number; received_at: string; body: string }>(
+          `SELECT serial, received_at, body FROM drift_events d WHERE node = ? AND status = 'drifted' AND serial >= ?
              AND id = (SELECT MAX(id) FROM drift_events WHERE node = d.node AND resource_id = d.resource_id)
            ORDER BY resource_id`,
         )
-        .all(node)
-        .map((r) => r.resource_id);
+        .all(node, sinceSerial)
+        .map((r) => ({ ...(JSON.parse(r.body) as DriftItem), serial: r.serial, receivedAt: r.received_at }));
     },
-    driftEvents(node: string, limit = 100): { serial: number; resourceId: string; status: string; detectedAt: string }[] {
+    /** Drift events of a node, newest first. */
+    driftEvents(node: string, limit = 100): StoredDrift[] {
       return db
-        .prepare<[string, number], { serial: number; resource_id: string; status: string; detected_at: string }>(
-          'SELECT serial, resource_id, status, detected_at FROM drift_events WHERE node = ? ORDER BY id DESC LIMIT ?',
+        .prepare<[string, number], { serial: number; received_at: string; body: string }>(
+          'SELECT serial, received_at, body FROM drift_events WHERE node = ? ORDER BY id DESC LIMIT ?',
         )
         .all(node, limit)
-        .map((r) => ({ serial: r.serial, resourceId: r.resource_id, status: r.status, detectedAt: r.detected_at }));
+        .map((r) => ({ ...(JSON.parse(r.body) as DriftItem), serial: r.serial, receivedAt: r.received_at }));
     },
     addHealth(node: string, sample: HealthSample): void {
       db.transaction(() => {

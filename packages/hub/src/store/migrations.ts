@@ -103,4 +103,15 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Failed authentications per client address (auth/failure-limiter.ts), kept across restarts.
+      CREATE TABLE auth_failures (
+        client TEXT PRIMARY KEY,
+        window_start INTEGER NOT NULL,
+        count INTEGER NOT NULL
+      );
+    `,
+  },
 ];

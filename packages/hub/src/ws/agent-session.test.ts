@@ -174,7 +174,7 @@ describe('agent websocket', () => {
     const store = hub.app.hub.store;
     expect(store.nodes.facts('n1')?.primaryIp).toBe('10.0.0.1');
     expect(store.events.lastReport('n1')?.status).toBe('converged');
-    expect(store.events.openDrift('n1')).toEqual(['file:/etc/motd']);
+    expect(store.events.openDrift('n1').map((d) => d.id)).toEqual(['file:/etc/motd']);
     expect(store.events.health('n1')[0]?.load1).toBe(0.5);
     storeBundle(hub, 'n1', 1);
     hub.app.hub.announce('n1', 1);

@@ -24,8 +24,21 @@ import type { AgentConnection, AgentRegistry } from './registry.js';
 
 /** Bad frames tolerated on one connection before the hub closes it. @default 10 */
 export const MAX_BAD_FRAMES = 10;
-/** Time a new connection has to send its hello. @default 30000 */
-export const HELLO_TIMEOUT_MS = 30_000;
+/**
+ * Time a new connection has to send its hello. A real agent answers the
+ * challenge in milliseconds; a silent or trickling client is closed this soon.
+ * @default 4000
+ */
+export const HELLO_TIMEOUT_MS = 4_000;
+/**
+ * Bytes a connection may send before its hello verifies. A hello frame is
+ * about 1 KiB; the cap bounds what an unauthenticated client can make the hub
+ * buffer (ws caps a message's payload bytes, not its count of fragments).
+ * @default 64 KiB
+ */
+export const MAX_PREAUTH_BYTES = 64 * 1024;
+/** Time a closed connection has to answer the close frame before it is cut. @default 500 */
+export const CLOSE_GRACE_MS = 500;
 
 export interface SessionOptions {
   hub: HubCore;
@@ -35,6 +48,8 @@ export interface SessionOptions {
   pingMs: number;
   /** @default HELLO_TIMEOUT_MS */
   helloTimeoutMs?: number;
+  /** The TCP socket under the websocket, to count the bytes sent before hello (MAX_PREAUTH_BYTES). */
+  transport?: { on(event: 'data', listener: (chunk: Buffer) => void): unknown; destroy(): void };
 }
 
 type Phase = 'challenged' | 'pending' | 'ready' | 'closed';
@@ -51,6 +66,7 @@ export class AgentSession implements AgentConnection {
   #nonce = randomBytes(32).toString('base64url');
   #seq = 0;
   #badFrames = 0;
+  #preAuthBytes = 0;
   #alive = true;
   #timer: NodeJS.Timeout;
   #helloTimer: NodeJS.Timeout;
@@ -64,13 +80,19 @@ export class AgentSession implements AgentConnection {
     socket.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     socket.on('pong', () => this.#onPong());
     socket.on('close', () => this.#onClose());
-    socket.on('error', (err) => this.#log.warn({ err }, 'agent socket error'));
+    socket.on('error', (err) => {
+      // A protocol violation (oversized or bad frame): ws sent its close code; drop the peer now.
+      this.#log.warn({ err }, 'agent socket error; terminating');
+      this.#phase = 'closed';
+      socket.terminate();
+    });
     this.#timer = setInterval(() => this.#ping(), opts.pingMs);
     this.#timer.unref();
     this.#helloTimer = setTimeout(() => {
       if (this.#phase === 'challenged') this.#fail('STEMS_WIRE_UNEXPECTED', 'No hello in time');
     }, opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS);
     this.#helloTimer.unref();
+    opts.transport?.on('data', (chunk) => this.#countPreAuth(chunk.length));
     this.#send('challenge', { nonce: this.#nonce, hubKey: encodePublicKey(opts.hub.key.publicKey) });
   }
 
@@ -109,12 +131,24 @@ export class AgentSession implements AgentConnection {
     this.#error(code, message);
     this.#phase = 'closed';
     this.socket.close(1008, code);
+    // ws waits 30 s for the peer's close frame; a hostile peer never sends one.
+    setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   #bad(code: ErrorCode, message: string): void {
     this.#badFrames++;
     if (this.#badFrames >= MAX_BAD_FRAMES) this.#fail(code, `${message} (too many bad frames, closing)`);
     else this.#error(code, message);
+  }
+
+  #countPreAuth(bytes: number): void {
+    if (this.#phase !== 'challenged') return;
+    this.#preAuthBytes += bytes;
+    if (this.#preAuthBytes <= MAX_PREAUTH_BYTES) return;
+    this.#log.warn({ bytes: this.#preAuthBytes }, 'unauthenticated connection sent too much; dropping it');
+    this.#phase = 'closed';
+    // No close handshake: a client flooding before hello gets no more of our time.
+    this.opts.transport?.destroy();
   }
 
   #onMessage(data: unknown, isBinary: boolean): void {

@@ -19,7 +19,11 @@ JSON lines on stdout. Stops cleanly on SIGINT/SIGTERM.
 Options:
   --data DIR          hub data dir (env STEMS_HUB_DATA, default /var/lib/stems-hub)
   --listen HOST:PORT  override hub.yaml's listen address (port 0 picks a free one)
-  --log-level LEVEL   pino level (default info)`,
+  --log-level LEVEL   pino level (default info)
+
+Nodes install the agent with \`curl -fsSL http://HUB:PORT/install.sh | sh\`; the
+agent bundle served is STEMS_AGENT_BUNDLE (default: packages/agent/dist/stems-agent.mjs
+of this checkout).`,
   options: { data: { type: 'string' }, listen: { type: 'string' }, 'log-level': { type: 'string' } },
   positionals: { min: 0, max: 0 },
   async run(input) {
@@ -27,7 +31,7 @@ Options:
     const level = typeof input.values['log-level'] === 'string' ? input.values['log-level'] : 'info';
     const logger = createLogger({ level, destination: input.stdout });
     const parts = await openHubParts(dataDir, logger);
-    const app = await buildHub(parts);
+    const app = await buildHub({ ...parts, agentBundlePath: input.env.STEMS_AGENT_BUNDLE });
     // A fresh local admin token per start: admin commands on this host go through the server.
     const secret = parts.store.tokens.replace({ name: 'local', role: 'admin', at: new Date().toISOString(), by: 'hub serve' });
     await writeFileAtomic(join(dataDir, LOCAL_TOKEN_FILE), `${secret}\n`, { mode: 0o600 });

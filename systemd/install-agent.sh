@@ -1,0 +1,185 @@
+#!/bin/sh
+# stems agent installer. The hub serves this file at /install.sh with its own
+# URL, its public key and the agent bundle's sha256 filled in, so a new node
+# joins with one line (as root):
+#
+#   curl -fsSL http://HUB:7400/install.sh | sh -s -- --token JOIN_TOKEN [--name NODE]
+#
+# It checks Node.js (>= 20), downloads the agent bundle from the hub, verifies
+# its sha256 against the hash pinned below (a mismatch aborts before anything is
+# installed), enrolls the node pinning the hub key below, and installs:
+#   /opt/stems/agent/stems-agent.mjs          the agent, one self-contained file
+#   /usr/local/bin/stems-agent                the wrapper that runs it with node
+#   /etc/systemd/system/stems-agent.service   the unit (enabled and started)
+# Running it again upgrades the agent in place and restarts it; the node key,
+# /etc/stems/agent.yaml and the applied state are kept.
+#   --uninstall [--purge]   removes unit, wrapper and bundle (--purge also
+#                           removes /var/lib/stems-agent and /etc/stems/agent.yaml)
+set -eu
+
+# Filled in by the hub when it serves the script.
+STEMS_HUB_URL='@@STEMS_HUB_URL@@'
+STEMS_HUB_KEY='@@STEMS_HUB_KEY@@'
+STEMS_AGENT_SHA256='@@STEMS_AGENT_SHA256@@'
+
+NODE_MIN_MAJOR=20
+AGENT_DIR=/opt/stems/agent
+BUNDLE=$AGENT_DIR/stems-agent.mjs
+WRAPPER=/usr/local/bin/stems-agent
+UNIT_FILE=/etc/systemd/system/stems-agent.service
+CONFIG=/etc/stems/agent.yaml
+STATE=/var/lib/stems-agent
+
+say() { printf 'stems: %s\n' "$*"; }
+die() {
+  printf 'stems: error: %s\n' "$*" >&2
+  exit 1
+}
+
+usage() {
+  cat <<'EOF'
+Usage: curl -fsSL http://HUB:7400/install.sh | sh -s -- [options]
+
+  --token T      join token from the hub (`hub join-token create`); without one
+                 the node waits until `hub nodes accept NODE` on the hub
+  --name NODE    node name as in cluster.yaml (default: the short host name)
+  --hub URL      reach the hub at URL instead of the one this script came from
+  --reenroll     enroll again even if this node is enrolled already
+  --uninstall    stop and remove the agent (keeps its key and state)
+  --purge        with --uninstall: also remove /var/lib/stems-agent and
+                 /etc/stems/agent.yaml
+  -h, --help     this help
+EOF
+}
+
+TOKEN=
+NAME=
+MODE=install
+PURGE=no
+REENROLL=no
+need_value() { [ "$2" -ge 2 ] || die "$1 needs a value (see --help)"; }
+while [ $# -gt 0 ]; do
+  case $1 in
+  --token) need_value "$1" $# && TOKEN=$2 && shift 2 ;;
+  --token=*) TOKEN=${1#*=} && shift ;;
+  --name) need_value "$1" $# && NAME=$2 && shift 2 ;;
+  --name=*) NAME=${1#*=} && shift ;;
+  --hub) need_value "$1" $# && STEMS_HUB_URL=$2 && shift 2 ;;
+  --hub=*) STEMS_HUB_URL=${1#*=} && shift ;;
+  --reenroll) REENROLL=yes && shift ;;
+  --uninstall) MODE=uninstall && shift ;;
+  --purge) PURGE=yes && shift ;;
+  -h | --help)
+    usage
+    exit 0
+    ;;
+  *) die "unknown option $1 (see --help)" ;;
+  esac
+done
+
+[ "$(id -u)" = 0 ] || die 'run this as root (… | sudo sh -s -- …)'
+
+uninstall() {
+  if [ -d /run/systemd/system ] && [ -f "$UNIT_FILE" ]; then
+    systemctl disable --now stems-agent.service >/dev/null 2>&1 || say 'stems-agent.service was not running'
+  fi
+  rm -f "$UNIT_FILE" "$WRAPPER" "$BUNDLE"
+  [ -d /run/systemd/system ] && systemctl daemon-reload
+  rmdir "$AGENT_DIR" /opt/stems 2>/dev/null || true
+  if [ "$PURGE" = yes ]; then
+    rm -rf "$STATE"
+    rm -f "$CONFIG"
+    rmdir /etc/stems 2>/dev/null || true
+    say "removed the agent, its key and state ($STATE, $CONFIG)"
+  else
+    say "removed the agent; its key and state are kept in $STATE and $CONFIG (--purge removes them)"
+  fi
+}
+
+if [ "$MODE" = uninstall ]; then
+  uninstall
+  exit 0
+fi
+[ "$PURGE" = no ] || die '--purge only goes with --uninstall'
+
+case $STEMS_HUB_URL$STEMS_HUB_KEY$STEMS_AGENT_SHA256 in
+*@@*) die 'this is the template of the install script: fetch it from your hub instead, curl -fsSL http://HUB:7400/install.sh | sh -s -- --token T' ;;
+esac
+[ -d /run/systemd/system ] || die 'systemd is not running on this machine; the agent is installed as a systemd unit'
+
+# Node.js: on PATH or at /usr/local/bin/node, major version >= 20.
+NODE=$(command -v node 2>/dev/null || true)
+[ -n "$NODE" ] || { [ -x /usr/local/bin/node ] && NODE=/usr/local/bin/node; } || true
+if [ -z "$NODE" ]; then
+  die "Node.js $NODE_MIN_MAJOR or newer is needed and was not found. Install it first (a nodejs package of version $NODE_MIN_MAJOR+ from your distribution, or the official Node.js $NODE_MIN_MAJOR+ Linux binary unpacked so that 'node' is on PATH or at /usr/local/bin/node), then run this again."
+fi
+NODE_VERSION=$("$NODE" -p 'process.versions.node' 2>/dev/null) || die "$NODE does not run"
+if [ "${NODE_VERSION%%.*}" -lt "$NODE_MIN_MAJOR" ]; then
+  die "Node.js $NODE_VERSION at $NODE is too old: the agent needs $NODE_MIN_MAJOR or newer. Upgrade it, then run this again."
+fi
+say "using Node.js $NODE_VERSION ($NODE)"
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
+
+STEMS_HUB_URL=${STEMS_HUB_URL%/}
+say "downloading the agent from $STEMS_HUB_URL"
+if command -v curl >/dev/null 2>&1; then
+  curl -fsSL -o "$TMP/stems-agent.mjs" "$STEMS_HUB_URL/agent/stems-agent.mjs" || die "could not download $STEMS_HUB_URL/agent/stems-agent.mjs"
+elif command -v wget >/dev/null 2>&1; then
+  wget -q -O "$TMP/stems-agent.mjs" "$STEMS_HUB_URL/agent/stems-agent.mjs" || die "could not download $STEMS_HUB_URL/agent/stems-agent.mjs"
+else
+  die 'neither curl nor wget is installed'
+fi
+
+if command -v sha256sum >/dev/null 2>&1; then
+  GOT=$(sha256sum "$TMP/stems-agent.mjs")
+  GOT=${GOT%% *}
+else
+  GOT=$("$NODE" -e 'process.stdout.write(require("crypto").createHash("sha256").update(require("fs").readFileSync(process.argv[1])).digest("hex"))' "$TMP/stems-agent.mjs")
+fi
+if [ "$GOT" != "$STEMS_AGENT_SHA256" ]; then
+  die "the downloaded agent's sha256 is $GOT, but this script expects $STEMS_AGENT_SHA256: nothing was installed. If the hub was just upgraded, fetch install.sh again."
+fi
+say "agent verified (sha256 $GOT), version $("$NODE" "$TMP/stems-agent.mjs" --version)"
+
+# Enroll with the verified download before installing anything else, so a
+# refused token leaves the node as it was.
+if [ -f "$CONFIG" ] && [ "$REENROLL" = no ]; then
+  say "already enrolled ($CONFIG): keeping the node key and config"
+else
+  set -- enroll --hub "$STEMS_HUB_URL" --hub-key "$STEMS_HUB_KEY"
+  [ -z "$TOKEN" ] || set -- "$@" --token "$TOKEN"
+  [ -z "$NAME" ] || set -- "$@" --name "$NAME"
+  STEMS_AGENT_CONFIG=$CONFIG STEMS_AGENT_STATE=$STATE "$NODE" "$TMP/stems-agent.mjs" "$@" ||
+    die 'enrolling failed (see above): nothing was installed'
+fi
+
+# Each file goes to a temp name beside its target, then rename(2): a reader
+# sees the old file or the new one, never a half-written one.
+install_file() { # mode source target
+  cp "$2" "$3.stems-new"
+  chmod "$1" "$3.stems-new"
+  mv -f "$3.stems-new" "$3"
+}
+
+mkdir -p "$AGENT_DIR" /usr/local/bin /etc/systemd/system
+install_file 0644 "$TMP/stems-agent.mjs" "$BUNDLE"
+cat >"$TMP/wrapper" <<EOF
+#!/bin/sh
+# stems agent: the bundle in $AGENT_DIR run by Node.js (written by install.sh)
+exec "$NODE" "$BUNDLE" "\$@"
+EOF
+install_file 0755 "$TMP/wrapper" "$WRAPPER"
+cat >"$TMP/unit" <<'STEMS_UNIT_EOF'
+@@STEMS_AGENT_UNIT@@
+STEMS_UNIT_EOF
+install_file 0644 "$TMP/unit" "$UNIT_FILE"
+
+systemctl daemon-reload
+systemctl enable stems-agent.service >/dev/null 2>&1
+# restart also starts it; on an upgrade it swaps in the new bundle
+systemctl restart stems-agent.service
+say "installed: stems-agent.service is enabled and $(systemctl is-active stems-agent.service || true)"
+say "logs: journalctl -u stems-agent -f · remove: curl -fsSL $STEMS_HUB_URL/install.sh | sh -s -- --uninstall"

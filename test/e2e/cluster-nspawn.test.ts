@@ -1,0 +1,267 @@
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeNeeding } from '../helpers/capabilities.js';
+import { commitFiles, type GitHttpServer, type GitRepo, makeGitRepo, type RepoFiles, serveGitHttp } from '../helpers/git-http.js';
+import { assertBuilt, type Daemon, eventually, freePort, HUB_BIN, runOk, startDaemon } from '../helpers/processes.js';
+import { bootNodes, ensureRootfs, type Testbed, type TestbedNode, teardown } from '../helpers/testbed/index.js';
+
+/**
+ * A real cluster: the real hub process on the host, three Debian nodes with
+ * systemd (the nspawn testbed) joined with the one-line install served by the
+ * hub, the desired state from examples/colab over git's smart HTTP, and every
+ * step through the `hub` CLI: approve, a staged rollout, a hub killed with -9,
+ * a rollback, a node reboot, an in-place agent upgrade and an uninstall.
+ */
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const NAMES = ['cooperator', 'projector', 'director'] as const;
+const METRICS_ROLE = 'roles/node-metrics/role.yaml';
+
+interface StatusJson {
+  nodes: { name: string; state: string; serial: number; revision: string | null; lastSeen: string | null }[];
+}
+
+async function exampleFiles(dir: string): Promise<RepoFiles> {
+  const files: RepoFiles = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) files[relative(dir, join(entry.parentPath, entry.name))] = await readFile(join(entry.parentPath, entry.name));
+  }
+  return files;
+}
+
+async function ok(node: TestbedNode, cmd: string[], timeoutMs?: number): Promise<string> {
+  const r = await node.exec(cmd, timeoutMs ? { timeoutMs } : {});
+  if (r.code !== 0) throw new Error(`${node.name}: ${cmd.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const mainPid = async (node: TestbedNode, unit: string) => Number(await ok(node, ['systemctl', 'show', '-p', 'MainPID', '--value', unit]));
+
+describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install on systemd nodes', () => {
+  let tb: Testbed | undefined;
+  let repo: GitRepo | undefined;
+  let gitServer: GitHttpServer | undefined;
+  let hub: Daemon | undefined;
+  let work = '';
+  let hubUrl = '';
+  const timings: Record<string, number> = {};
+  const started = Date.now();
+  const hubEnv = () => ({ STEMS_HUB_DATA: join(work, 'hub') });
+  const hubCli = (...args: string[]) => runOk(HUB_BIN, args, hubEnv());
+  const status = async (): Promise<StatusJson> => JSON.parse(await hubCli('status', '--json'));
+  const byName = (name: string): TestbedNode => {
+    const node = tb?.nodes[NAMES.indexOf(name as (typeof NAMES)[number])];
+    if (!node) throw new Error(`no testbed node for ${name}`);
+    return node;
+  };
+  const startHub = async () => {
+    hub = startDaemon(HUB_BIN, ['serve'], hubEnv());
+    await hub.waitFor(/hub listening/);
+  };
+  /** Every named node converged on `commit` (and optionally at `serial`). */
+  const converged = (names: readonly string[], commit: string, timeoutMs = 60_000) =>
+    eventually(
+      async () => {
+        const s = await status();
+        const ours = s.nodes.filter((n) => names.includes(n.name));
+        return ours.length === names.length && ours.every((n) => n.state === 'converged' && n.revision === commit) ? s : undefined;
+      },
+      `${names.join(', ')} converged on ${commit.slice(0, 10)}`,
+      timeoutMs,
+      250,
+    ).catch(async (err: Error) => {
+      const journals = await Promise.all(
+        NAMES.map(async (n) => `--- ${n}\n${(await byName(n).exec(['journalctl', '-u', 'stems-agent', '--no-pager', '-n', '40'])).stdout}`),
+      );
+      throw new Error(`${err.message}\nstatus: ${JSON.stringify(await status())}\n${journals.join('\n')}\n--- hub\n${hub?.output().slice(-3000)}`);
+    });
+  const install = async (name: string, args: string[]) => {
+    const pipeline = `curl -fsSL ${hubUrl}/install.sh | sh -s -- ${args.join(' ')}`;
+    return byName(name).exec(['sh', '-c', pipeline], { timeoutMs: 60_000 });
+  };
+  const joinToken = async () => JSON.parse(await hubCli('join-token', 'create', '--json')).token as string;
+  const waitRevision = (commit: string) =>
+    eventually(async () => {
+      const list = JSON.parse(await hubCli('revisions', '--json')) as { commit: string; state: string }[];
+      return list[0]?.commit === commit ? list[0] : undefined;
+    }, `revision ${commit.slice(0, 10)}`);
+
+  beforeAll(async () => {
+    assertBuilt();
+    await readFile(join(repoRoot, 'packages/agent/dist/stems-agent.mjs')).catch(() => {
+      throw new Error('the agent bundle is not built: run `pnpm build` before the end-to-end tests');
+    });
+    const rootfs = await ensureRootfs();
+    if (rootfs.builtMs !== undefined) timings.rootfsBuildMs = rootfs.builtMs;
+    tb = await bootNodes({ count: NAMES.length, prefix: 'colab-' });
+    timings.bootMs = tb.bootMs;
+    work = await mkdtemp(join(tmpdir(), 'stems-cluster-'));
+    repo = await makeGitRepo(await exampleFiles(join(repoRoot, 'examples/colab')), 'colab: first');
+    // The hub runs on the host, so it fetches over loopback; the nodes reach only the hub.
+    gitServer = await serveGitHttp(repo.dir);
+    hubUrl = `http://${tb.hostIp}:${await freePort()}`;
+    await hubCli('init', '--repo', gitServer.url, '--listen', hubUrl.slice('http://'.length), '--fetch-interval', '5s');
+    await startHub();
+  }, 600_000);
+
+  afterAll(async () => {
+    await hub?.stop();
+    await teardown();
+    await gitServer?.close();
+    await repo?.cleanup();
+    if (work) await rm(work, { recursive: true, force: true });
+    timings.totalMs = Date.now() - started;
+    console.info(`cluster-nspawn timings: ${JSON.stringify(timings)}`);
+  }, 120_000);
+
+  it('refuses a bundle whose sha256 is not the pinned one, and installs nothing', async () => {
+    const node = byName('cooperator');
+    const tampered = `curl -fsSL ${hubUrl}/install.sh | sed "s/^STEMS_AGENT_SHA256=.*/STEMS_AGENT_SHA256='${'0'.repeat(64)}'/" | sh -s -- --token x`;
+    const r = await node.exec(['sh', '-c', tampered]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/sha256 is [0-9a-f]{64}, but this script expects 0{64}: nothing was installed/);
+    const left = await node.exec(['sh', '-c', 'ls -d /opt/stems /usr/local/bin/stems-agent /etc/stems /etc/systemd/system/stems-agent.service']);
+    expect(left.stdout).toBe('');
+  });
+
+  it('says which Node.js to install when there is none, and stops', async () => {
+    // hide the bind-mounted node in a private mount namespace
+    const noNode = `unshare -m sh -c 'mount -t tmpfs none /usr/local/bin && curl -fsSL ${hubUrl}/install.sh | sh -s -- --token x'`;
+    const r = await byName('cooperator').exec(['sh', '-c', noNode]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('Node.js 20 or newer is needed and was not found');
+  });
+
+  it('joins three nodes with `curl … | sh` and a join token each', async () => {
+    const t0 = Date.now();
+    const results = await Promise.all(NAMES.map(async (name) => install(name, ['--token', await joinToken(), '--name', name])));
+    timings.installAllMs = Date.now() - t0;
+    results.forEach((r, i) => expect(r.code, `${NAMES[i]}: ${r.stdout}\n${r.stderr}`).toBe(0));
+    for (const name of NAMES) {
+      const node = byName(name);
+      expect(await ok(node, ['systemctl', 'is-enabled', 'stems-agent'])).toBe('enabled');
+      expect(await ok(node, ['systemctl', 'is-active', 'stems-agent'])).toBe('active');
+      expect(await ok(node, ['stems-agent', '--version'])).toMatch(/^\d+\.\d+\.\d+$/);
+    }
+    const nodes = await eventually(async () => {
+      const list = JSON.parse(await hubCli('nodes', '--json')) as { name: string; state: string }[];
+      return list.filter((n) => n.state === 'accepted').length === NAMES.length ? list : undefined;
+    }, 'all nodes accepted');
+    expect(nodes.map((n) => n.name).sort()).toEqual([...NAMES].sort());
+  }, 120_000);
+
+  it('approves the first revision: every node converges with node-metrics enabled and running', async () => {
+    const first = repo?.head ?? '';
+    expect((await waitRevision(first)).state).toBe('valid');
+    expect(await hubCli('diff', 'latest')).toContain('node-metrics.service');
+    const t0 = Date.now();
+    await hubCli('approve', 'latest', '--note', 'first rollout');
+    await converged(NAMES, first);
+    timings.approveToConvergedMs = Date.now() - t0;
+    for (const name of NAMES) {
+      const node = byName(name);
+      expect(await ok(node, ['systemctl', 'is-enabled', 'node-metrics.service'])).toBe('enabled');
+      expect(await ok(node, ['systemctl', 'is-active', 'node-metrics.service'])).toBe('active');
+      expect(await ok(node, ['cat', '/etc/systemd/system/node-metrics.service'])).toContain('sleep 15');
+    }
+  }, 90_000);
+
+  it('rolls a unit change out to one node, survives kill -9 of the hub, then to the rest, and rolls back', async () => {
+    const first = repo?.head ?? '';
+    const dir = repo?.dir ?? '';
+    const before = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, await mainPid(byName(n), 'node-metrics.service')])));
+    const role = (await readFile(join(dir, METRICS_ROLE), 'utf8')).replace('metrics_interval_sec: 15', 'metrics_interval_sec: 5');
+    const second = await commitFiles(dir, { [METRICS_ROLE]: role }, 'metrics every 5 s');
+    await hubCli('sync');
+    await waitRevision(second);
+    expect(await hubCli('diff', second.slice(0, 10))).toMatch(/-.*sleep 15[\s\S]*\+.*sleep 5/);
+
+    await hubCli('approve', second.slice(0, 10), '--nodes', 'cooperator', '--note', 'canary');
+    await converged(['cooperator'], second);
+    const coop = byName('cooperator');
+    expect(await ok(coop, ['cat', '/etc/systemd/system/node-metrics.service'])).toContain('sleep 5');
+    expect(await mainPid(coop, 'node-metrics.service')).not.toBe(before.cooperator);
+    const rest = NAMES.filter((n) => n !== 'cooperator');
+    expect((await status()).nodes.filter((n) => rest.includes(n.name as (typeof rest)[number])).map((n) => n.revision)).toEqual([first, first]);
+
+    // kill -9 mid-rollout: the agents reconnect to the new process by themselves
+    await hub?.stop('SIGKILL');
+    const restartedAt = new Date().toISOString();
+    await startHub();
+    await eventually(
+      async () => ((await status()).nodes.every((n) => (n.lastSeen ?? '') > restartedAt) ? true : undefined),
+      'every agent back on the restarted hub',
+      30_000,
+      250,
+    );
+    await hubCli('approve', second.slice(0, 10), '--nodes', rest.join(','), '--note', 'the rest');
+    await converged(NAMES, second);
+    for (const name of rest) expect(await mainPid(byName(name), 'node-metrics.service')).not.toBe(before[name]);
+
+    await hubCli('rollback', '--to', first.slice(0, 10), '--note', 'back');
+    await converged(NAMES, first);
+    for (const name of NAMES) {
+      const node = byName(name);
+      expect(await ok(node, ['cat', '/etc/systemd/system/node-metrics.service'])).toContain('sleep 15');
+      expect(await ok(node, ['systemctl', 'is-active', 'node-metrics.service'])).toBe('active');
+    }
+  }, 150_000);
+
+  it('a rebooted node comes back with its agent and stays converged', async () => {
+    const node = byName('projector');
+    const serial = (await status()).nodes.find((n) => n.name === 'projector')?.serial;
+    timings.rebootMs = await node.reboot();
+    const back = new Date().toISOString();
+    expect(await ok(node, ['systemctl', 'is-active', 'stems-agent'])).toBe('active');
+    expect(await ok(node, ['systemctl', 'is-active', 'node-metrics.service'])).toBe('active');
+    const s = await eventually(
+      async () => {
+        const n = (await status()).nodes.find((x) => x.name === 'projector');
+        return n && (n.lastSeen ?? '') > back && n.state === 'converged' ? n : undefined;
+      },
+      'projector seen again after its reboot',
+      30_000,
+      250,
+    );
+    expect(s.serial).toBe(serial);
+  }, 60_000);
+
+  it('re-running the install upgrades in place: same key, no re-enroll, agent restarted', async () => {
+    const node = byName('director');
+    const keyBefore = await ok(node, ['sha256sum', '/etc/stems/agent.yaml']);
+    const pidBefore = await mainPid(node, 'stems-agent');
+    const r = await install('director', []);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('already enrolled');
+    expect(await ok(node, ['sha256sum', '/etc/stems/agent.yaml'])).toBe(keyBefore);
+    expect(await mainPid(node, 'stems-agent')).not.toBe(pidBefore);
+    await converged(['director'], repo?.head ?? '');
+  }, 60_000);
+
+  it('uninstalls (keeping key and state), and the one-line install brings the node back converged', async () => {
+    const node = byName('director');
+    const off = await install('director', ['--uninstall']);
+    expect(off.code, off.stderr).toBe(0);
+    const gone = await node.exec(['sh', '-c', 'ls -d /opt/stems/agent /usr/local/bin/stems-agent /etc/systemd/system/stems-agent.service']);
+    expect(gone.stdout).toBe('');
+    expect(await ok(node, ['ls', '/var/lib/stems-agent', '/etc/stems/agent.yaml'])).toContain('agent.yaml');
+    const t0 = Date.now();
+    const on = await install('director', []);
+    expect(on.code, on.stderr).toBe(0);
+    const since = new Date(t0).toISOString();
+    await eventually(
+      async () => {
+        const n = (await status()).nodes.find((x) => x.name === 'director');
+        return n && (n.lastSeen ?? '') > since && n.state === 'converged' ? n : undefined;
+      },
+      'director back and converged',
+      30_000,
+      250,
+    );
+    timings.reinstallToConvergedMs = Date.now() - t0;
+  }, 60_000);
+});

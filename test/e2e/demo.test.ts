@@ -1,0 +1,149 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { assertBuilt } from '../helpers/processes.js';
+
+// `pnpm demo` as a user runs it: the real script, which starts a real hub and
+// three real agents and drives them through the CLIs. What matters besides
+// its output: exit code, and that nothing it started outlives it.
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+interface DemoRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
+
+/**
+ * Runs `pnpm demo` in its own process group, like a shell runs a foreground
+ * job; `interruptOn` sends SIGINT to that whole group (what Ctrl-C does) once
+ * the output matches.
+ */
+function runDemo(opts: { env?: NodeJS.ProcessEnv; interruptOn?: RegExp; timeoutMs: number }): Promise<DemoRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('pnpm', ['demo'], {
+      cwd: repoRoot,
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let output = '';
+    let interrupted = false;
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (opts.interruptOn && !interrupted && opts.interruptOn.test(output) && child.pid) {
+        interrupted = true;
+        process.kill(-child.pid, 'SIGINT');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    const timer = setTimeout(() => {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      reject(new Error(`pnpm demo did not finish within ${opts.timeoutMs} ms; output:\n${output.slice(-4000)}`));
+    }, opts.timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, output });
+    });
+  });
+}
+
+/** Processes whose environment names the demo's workdir: its hub, agents and CLI calls. */
+async function processesUsing(workdir: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if ((await readFile(`/proc/${entry}/environ`)).includes(workdir)) pids.push(Number(entry));
+    } catch (err) {
+      // the process ended while we looked, or is not ours to read
+      if (!['ENOENT', 'ESRCH', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+  }
+  return pids;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+/** The demo prints its workdir and every pid it starts; none may be left. */
+async function expectCleanedUp(run: DemoRun): Promise<void> {
+  const workdir = run.output.match(/workdir: (\S+)/)?.[1];
+  expect(workdir, run.output).toMatch(/stems-demo-/);
+  if (!workdir) return;
+  expect(existsSync(workdir), `${workdir} left behind`).toBe(false);
+  const pids = [...run.output.matchAll(/\bpid (\d+)/g)].map((m) => Number(m[1]));
+  expect(pids.filter(alive), 'processes still running').toEqual([]);
+  expect(await processesUsing(workdir)).toEqual([]);
+}
+
+describe('pnpm demo', () => {
+  assertBuilt();
+
+  it('walks through the whole lifecycle, exits 0 and leaves nothing behind', { timeout: 150_000 }, async () => {
+    const run = await runDemo({ timeoutMs: 140_000 });
+    expect(run.code, run.output).toBe(0);
+    for (const line of [
+      'node-metrics role left out: this machine has no systemd',
+      '▸ 1/13 Make a desired-state repo from examples/colab (git)',
+      '$ hub init --repo',
+      '(director) $ stems-agent enroll',
+      '$ hub revisions',
+      '$ hub diff latest',
+      '$ hub approve latest --note',
+      'all 3 nodes converged at serial 1',
+      '"default-shm-size"',
+      'cooperator (drift: enforce) put /etc/motd back',
+      'director (policy: { drift: report }) reported it',
+      'all 3 nodes converged at serial 2',
+      '$ hub rollback --to',
+      'all 3 nodes converged at serial 3',
+      '▸ 13/13 Where the cluster stands',
+      '✓ demo finished in',
+    ]) {
+      expect(run.output).toContain(line);
+    }
+    // every step printed its timing
+    expect(run.output.match(/^ {2}✓ \d+\.\ds$/gm)).toHaveLength(13);
+    // the director reported drift and the last status shows everyone converged on the rollback
+    expect(run.output).toMatch(/director\s+drifted\s+1\s/);
+    expect(run.output.slice(run.output.lastIndexOf('$ hub status'))).toMatch(/(converged\s+3\s[\s\S]*){3}/);
+    await expectCleanedUp(run);
+  });
+
+  it('fails at the approve step when the revision is invalid, shows why and the logs, and cleans up', { timeout: 90_000 }, async () => {
+    const run = await runDemo({ env: { STEMS_DEMO_BREAK: 'invalid-revision' }, timeoutMs: 80_000 });
+    expect(run.code, run.output).toBe(1);
+    expect(run.output).toMatch(/✗ step 7 \(Approve it: the hub signs one bundle per node\) failed/);
+    expect(run.output).toContain('STEMS_REVISION_INVALID');
+    expect(run.output).toContain('--- last lines of hub serve');
+    expect(run.output).toContain('--- last lines of agent director');
+    expect(run.output).not.toContain('✓ demo finished');
+    await expectCleanedUp(run);
+  });
+
+  it('fails at once when the hub dies mid-way, and cleans up', { timeout: 90_000 }, async () => {
+    const run = await runDemo({ env: { STEMS_DEMO_BREAK: 'kill-hub' }, timeoutMs: 80_000 });
+    expect(run.code, run.output).toBe(1);
+    expect(run.output).toMatch(/✗ step 8 .* failed: hub serve exited unexpectedly \(SIGKILL\)/);
+    await expectCleanedUp(run);
+  });
+
+  it('stops everything and removes its temp dir on Ctrl-C', { timeout: 60_000 }, async () => {
+    const run = await runDemo({ interruptOn: /▸ 5\/13/, timeoutMs: 50_000 });
+    expect(run.code === 130 || run.signal === 'SIGINT', `exit ${run.code} ${run.signal}\n${run.output}`).toBe(true);
+    await expectCleanedUp(run);
+  });
+});
