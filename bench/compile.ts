@@ -10,7 +10,7 @@
  * over smart HTTP from the real `git http-backend`. --write puts the result
  * into bench/RESULTS.md under "## Compile (hub)".
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +18,7 @@ import type { Facts } from '@stems/shared';
 import { compileRevision } from '../packages/hub/src/compiler/index.js';
 import { openRepoSource, type RepoSource } from '../packages/hub/src/git/repo-source.js';
 import { commitFiles, makeGitRepo, serveGitHttp } from '../test/helpers/git-http.js';
+import { replaceSection, stats } from './_stats.js';
 
 const NODES = 100;
 const ROLES = 5;
@@ -91,13 +92,6 @@ function facts(hostname: string): Facts {
     virtual: false,
     custom: {},
   };
-}
-
-function stats(samples: number[]) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  return { median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number };
 }
 
 async function timedRun(source: RepoSource, nodeFacts: Map<string, Facts>) {
@@ -176,31 +170,12 @@ async function main() {
     );
     const section = `${lines.join('\n')}\n`;
     process.stdout.write(section);
-    if (args.includes('--write')) await writeSection(section);
+    if (args.includes('--write')) await replaceSection('bench/RESULTS.md', '## Compile (hub)', section);
   } finally {
     await server.close();
     await repo.cleanup();
     await rm(cache, { recursive: true, force: true });
   }
-}
-
-/** Replaces (or appends) the "## Compile (hub)" section of bench/RESULTS.md, leaving other sections alone. */
-async function writeSection(section: string) {
-  const path = new URL('./RESULTS.md', import.meta.url);
-  let text = '# Benchmarks\n';
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const start = text.indexOf('## Compile (hub)');
-  if (start < 0) {
-    text = `${text.trimEnd()}\n\n${section}`;
-  } else {
-    const next = text.indexOf('\n## ', start + 1);
-    text = `${text.slice(0, start)}${section}${next < 0 ? '' : `\n${text.slice(next + 1)}`}`;
-  }
-  await writeFile(path, text);
 }
 
 await main();

@@ -123,6 +123,48 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Runs a CLI that prints one line per update (`hub status --watch --json`)
+   * until `done(line)` says so, then stops it. Rejects if it exits first or
+   * takes longer than timeoutMs.
+   */
+  stream(opts: { bin: string; args: string[]; env: NodeJS.ProcessEnv; timeoutMs: number; done: (line: string) => boolean }): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#stopping) {
+        reject(new Error('the demo is stopping'));
+        return;
+      }
+      const child = spawn(opts.bin, opts.args, { env: { ...this.#env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      this.#calls.add(child);
+      let buffered = '';
+      let stderr = '';
+      let finished = false;
+      const finish = (err?: Error) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        child.kill('SIGTERM');
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(() => finish(new Error(`timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
+      child.stdout.on('data', (d: Buffer) => {
+        buffered += d.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        if (lines.some((line) => opts.done(line))) finish();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      child.on('error', (err) => finish(err));
+      child.on('close', (code) => {
+        this.#calls.delete(child);
+        finish(new Error(`${opts.args.join(' ')} exited ${code} before it saw what it waited for${stderr ? `: ${stderr.trim()}` : ''}`));
+      });
+    });
+  }
+
   /** Waits for a pattern in a daemon's log file (polling: the file is the only channel). */
   async waitForLog(daemon: Daemon, pattern: RegExp, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;

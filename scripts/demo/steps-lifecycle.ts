@@ -1,7 +1,19 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commitBrokenTemplate, commitContactChange } from './repo.js';
-import { agent, converged, type DemoContext, hub, NODES, type NodeName, nodeRoot, type Step, status, waitUntil } from './tour.js';
+import {
+  agent,
+  converged,
+  type DemoContext,
+  hub,
+  NODES,
+  type NodeName,
+  nodeRoot,
+  type Step,
+  showStatus,
+  waitUntil,
+  watchStatus,
+} from './tour.js';
 
 /**
  * The second half of the tour, the lifecycle a user lives: see a revision,
@@ -68,7 +80,7 @@ const converge: Step = {
       process.kill(ctx.state.hub.pid, 'SIGKILL');
     }
     await converged(ctx, 1);
-    await hub(ctx, ['status']);
+    await showStatus(ctx);
   },
 };
 
@@ -105,14 +117,14 @@ const drift: Step = {
       (await readFile(managed(ctx, 'cooperator', '/etc/motd'), 'utf8')) === original ? true : undefined,
     );
     ctx.out.note(`cooperator (drift: enforce) put /etc/motd back after ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    await waitUntil(ctx, 'director to report drift', async () => {
-      const s = await status(ctx);
-      return s.nodes.some((n) => n.name === 'director' && n.state === 'drifted' && n.drift > 0) ? s : undefined;
-    });
+    await watchStatus(ctx, 'director to report drift', (s) =>
+      s.nodes.some((n) => n.name === 'director' && n.state === 'drifted' && n.drift > 0),
+    );
     const kept = (await readFile(managed(ctx, 'director', '/etc/motd'), 'utf8')).includes('edited by hand');
     if (!kept) throw new Error('director has policy drift: report, yet its hand edit of /etc/motd is gone');
     ctx.out.note('director (policy: { drift: report }) reported it and left the edit in place');
-    await hub(ctx, ['status']);
+    await showStatus(ctx);
+    ctx.out.note('`hub status` exits 1 while a node is drifted, failed or offline, so scripts and monitors can act on it');
   },
 };
 
@@ -145,7 +157,7 @@ const rollback: Step = {
 const finalStatus: Step = {
   title: 'Where the cluster stands',
   async run(ctx) {
-    await hub(ctx, ['status']);
+    await showStatus(ctx);
     await hub(ctx, ['revisions']);
   },
 };

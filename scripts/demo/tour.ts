@@ -54,32 +54,43 @@ function unlessDied<T>(ctx: DemoContext, work: Promise<T>): Promise<T> {
   return Promise.race([work, ctx.sup.died]);
 }
 
-function check(result: CliResult, shown: string): string {
-  if (result.code === 0) return result.stdout;
+interface CliOptions {
+  /** Run without printing the command and its output. */
+  quiet?: boolean;
+  /**
+   * Exit codes that still carry an answer on stdout: `hub status` exits 1
+   * while a node is drifted, failed or offline.
+   * @default [0]
+   */
+  okCodes?: readonly number[];
+}
+
+function check(result: CliResult, shown: string, okCodes: readonly number[] = [0]): string {
+  const answered = result.code === 0 || (result.stdout.trim() !== '' && okCodes.includes(result.code ?? -1));
+  if (answered) return result.stdout;
   const said = `${result.stderr}${result.stdout}`.trim();
   throw new Error(`\`${shown}\` exited ${result.code}${said ? `:\n${said}` : ''}`);
 }
 
 /** Runs `hub …` against the demo's data dir; prints the command and its output unless quiet. */
-export async function hub(ctx: DemoContext, args: string[], opts: { quiet?: boolean } = {}): Promise<string> {
+export async function hub(ctx: DemoContext, args: string[], opts: CliOptions = {}): Promise<string> {
   if (!opts.quiet) ctx.out.command(['hub', ...args]);
-  const stdout = check(await unlessDied(ctx, ctx.sup.run(HUB_BIN, args, hubEnv(ctx))), `hub ${args.join(' ')}`);
+  const stdout = check(await unlessDied(ctx, ctx.sup.run(HUB_BIN, args, hubEnv(ctx))), `hub ${args.join(' ')}`, opts.okCodes);
   if (!opts.quiet) ctx.out.block(stdout);
   return stdout;
 }
 
 /** Runs `stems-agent …` as the given node (its config, state and root). */
-export async function agent(ctx: DemoContext, node: NodeName, args: string[], opts: { quiet?: boolean } = {}): Promise<string> {
+export async function agent(ctx: DemoContext, node: NodeName, args: string[], opts: CliOptions = {}): Promise<string> {
   if (!opts.quiet) ctx.out.command(['stems-agent', ...args], node);
   const result = await unlessDied(ctx, ctx.sup.run(AGENT_BIN, args, nodeEnv(ctx, node)));
-  const stdout = check(result, `stems-agent ${args.join(' ')}`);
+  const stdout = check(result, `stems-agent ${args.join(' ')}`, opts.okCodes);
   if (!opts.quiet) ctx.out.block(stdout);
   return stdout;
 }
 
-export async function status(ctx: DemoContext): Promise<StatusJson> {
-  return JSON.parse(await hub(ctx, ['status', '--json'], { quiet: true })) as StatusJson;
-}
+/** `hub status` as shown to the user (exit 1 just means not every node is converged). */
+export const showStatus = (ctx: DemoContext) => hub(ctx, ['status'], { okCodes: [0, 1] });
 
 /** How often waitUntil() checks. @default 250 ms */
 const POLL_MS = 250;
@@ -105,16 +116,57 @@ export async function waitUntil<T>(ctx: DemoContext, what: string, check: () => 
   throw new Error(`${ctx.sup.stopping ? 'stopped' : `timed out after ${timeoutMs} ms`} waiting for ${what}${why}`);
 }
 
+/** How often `hub status --watch` prints while the demo waits on it. */
+const WATCH_INTERVAL = '500ms';
+
+/**
+ * Follows `hub status --watch --json` (one process, one JSON line per
+ * interval) until a status satisfies `ready`; returns that status.
+ */
+export async function watchStatus(
+  ctx: DemoContext,
+  what: string,
+  ready: (s: StatusJson) => boolean,
+  timeoutMs = 30_000,
+): Promise<StatusJson> {
+  let seen: StatusJson | undefined;
+  const parse = (line: string): StatusJson | undefined => {
+    try {
+      const value = JSON.parse(line) as StatusJson | { error: unknown };
+      return 'nodes' in value ? value : undefined;
+    } catch (err) {
+      if (err instanceof SyntaxError) return undefined; // not a JSON line: wait for the next one
+      throw err;
+    }
+  };
+  const watching = ctx.sup.stream({
+    bin: HUB_BIN,
+    args: ['status', '--watch', '--json', '--interval', WATCH_INTERVAL],
+    env: hubEnv(ctx),
+    timeoutMs,
+    done: (line) => {
+      const s = parse(line);
+      if (s && ready(s)) seen = s;
+      return seen !== undefined;
+    },
+  });
+  try {
+    await unlessDied(ctx, watching);
+  } catch (err) {
+    throw new Error(`waiting for ${what}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!seen) throw new Error(`waiting for ${what}: no status seen`);
+  return seen;
+}
+
 /** Waits until every node has applied the given serial, and shows how long that took. */
 export async function converged(ctx: DemoContext, serial: number, revision?: string): Promise<StatusJson> {
   const started = Date.now();
-  const s = await waitUntil(ctx, `all ${NODES.length} nodes converged at serial ${serial}`, async () => {
-    const now = await status(ctx);
-    const done = NODES.every((name) =>
+  const s = await watchStatus(ctx, `all ${NODES.length} nodes converged at serial ${serial}`, (now) =>
+    NODES.every((name) =>
       now.nodes.some((n) => n.name === name && n.state === 'converged' && n.serial === serial && (!revision || n.revision === revision)),
-    );
-    return done ? now : undefined;
-  });
+    ),
+  );
   ctx.out.note(`all ${NODES.length} nodes converged at serial ${serial} after ${seconds(Date.now() - started)}`);
   return s;
 }

@@ -127,7 +127,7 @@ describe('drift in seconds, health and hub status across real processes', () => 
     token = JSON.parse(await hubCli('token', 'create', '--role', 'admin', '--json')).token;
     const key = (await hubCli('key')).trim();
     for (const node of ['alpha', 'beta']) {
-      const { token: join_ } = await post<{ token: string }>('/join-tokens');
+      const { token: join_ } = await post<{ token: string }>('/join-tokens', {});
       await runOk(AGENT_BIN, ['enroll', '--hub', hubUrl, '--hub-key', key, '--token', join_, '--name', node, '--offline'], agentEnv(node));
       // short periods keep the test fast: health every 500 ms, a full re-check every 3 s
       await appendFile(

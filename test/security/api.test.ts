@@ -86,6 +86,7 @@ describe('every protected route', () => {
       { type: 'application/json', body: '{"a":'.repeat(10_000), status: [400] },
       { type: 'application/json', body: JSON.stringify({ note: 'x'.repeat(2 * 1024 * 1024) }), status: [413] },
       { type: 'text/plain', body: 'rev=latest', status: [415] },
+      { type: 'application/octet-stream', body: 'rev=latest', status: [415] },
       { type: 'application/x-www-form-urlencoded', body: 'rev=latest', status: [415] },
     ];
     let checked = 0;
@@ -119,7 +120,12 @@ describe('every protected route', () => {
       ['/api/v1/join-tokens', { ttlSec: -1 }],
       ['/api/v1/join-tokens', { ttlSec: 1e12 }],
     ] as const) {
-      const res = await h.hub.app.inject({ method: 'POST', url, headers: h.as.admin, payload: JSON.stringify(body), ...{} });
+      const res = await h.hub.app.inject({
+        method: 'POST',
+        url,
+        headers: { ...h.as.admin, 'content-type': 'application/json' },
+        payload: JSON.stringify(body),
+      });
       expect(res.statusCode, `${url} ${JSON.stringify(body)}: ${res.body}`).toBe(400);
       expect(res.json().error.code).toBe('STEMS_REQUEST_INVALID');
       checked++;
@@ -170,9 +176,12 @@ describe('every protected route', () => {
       '/api/v1/nodes/constructor/accept',
       `/api/v1/nodes/${'a'.repeat(300)}/accept`,
       '/api/v1/nodes/good/__proto__',
+      '/api/v1/nodes/%zz/accept',
+      '/api/v1/nodes/%00/accept',
+      '/api/v1/nodes/good%0aevil/accept',
     ]) {
       const res = await h.hub.app.inject({ method: 'POST', url, headers: h.as.operator });
-      expect([400, 404], `${url}: ${res.body}`).toContain(res.statusCode);
+      expect([400, 404, 414], `${url}: ${res.body}`).toContain(res.statusCode);
       expect(['STEMS_REQUEST_INVALID', 'STEMS_NODE_NOT_FOUND', 'STEMS_NOT_FOUND']).toContain(res.json().error.code);
     }
     expect(dumpStore(h.hub.app.hub.store)).toEqual(before);

@@ -87,7 +87,14 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
     // Slow clients (1 byte/s headers or bodies) are cut off instead of holding a socket for minutes.
     http: { headersTimeout: HTTP_LIMITS.headersTimeoutMs, connectionsCheckingInterval: HTTP_LIMITS.checkIntervalMs },
     requestTimeout: HTTP_LIMITS.requestTimeoutMs,
+    // The router answers a bad URL or an over-long param itself, before any handler: same error shape.
+    frameworkErrors: (err, _request, reply) => {
+      const body = { error: { code: 'STEMS_REQUEST_INVALID', message: err.message.slice(0, 200), hint: 'See docs/api.md for the routes.' } };
+      reply.raw.writeHead(err.statusCode ?? 400, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+    },
   });
+  // The API speaks JSON only: a text/plain body is 415, not a string handed to a route.
+  app.removeContentTypeParser('text/plain');
   await app.register(corePlugin, opts);
   await app.register(errorsPlugin);
   await app.register(authPlugin);

@@ -32,6 +32,9 @@ function checkCharacters(path: string): void {
   if (CONTROL.test(path)) reject('STEMS_PATH_INVALID', path, 'control characters (NUL, newline, …)');
   if (path.includes('\\')) reject('STEMS_PATH_INVALID', path, 'backslashes are not allowed');
   if (ENCODED.test(path)) reject('STEMS_PATH_INVALID', path, 'percent-encoded dots or separators');
+  // Lookalikes (U+2215 "∕", U+FF0F "／", U+2024 "․", fullwidth letters) make a
+  // path read as another in review; NFKC folds each into the character it imitates.
+  if (path.normalize('NFKC') !== path) reject('STEMS_PATH_INVALID', path, 'unicode lookalike characters (not in NFKC form)');
   if (Buffer.byteLength(path) > MAX_PATH_BYTES) {
     reject('STEMS_PATH_INVALID', path, `longer than ${MAX_PATH_BYTES} bytes`);
   }

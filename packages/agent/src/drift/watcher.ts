@@ -23,14 +23,18 @@ export interface PathWatcherOptions {
 
 interface Watch {
   watcher: FSWatcher;
-  /** Inode at watch time: a directory replaced under the same name needs a new watch. */
-  ino: number;
+  /** Identity at watch time: a directory replaced under the same name needs a new watch. */
+  id: string;
 }
 
-function inodeOf(path: string): number | undefined {
+/**
+ * A directory's identity: inode plus birth time, since a deleted directory's
+ * inode number is often reused at once by the next mkdir.
+ */
+function identityOf(path: string): string | undefined {
   try {
     const st = statSync(path);
-    return st.isDirectory() ? st.ino : undefined;
+    return st.isDirectory() ? `${st.ino}:${st.birthtimeMs}` : undefined;
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR' || errnoCode(err) === 'EACCES') return undefined;
     throw err;
@@ -88,7 +92,7 @@ export class PathWatcher {
       if (dir !== undefined) wanted.add(dir);
     }
     for (const [dir, w] of this.#watches) {
-      if (!wanted.has(dir) || inodeOf(dir) !== w.ino) this.#unwatch(dir);
+      if (!wanted.has(dir) || identityOf(dir) !== w.id) this.#unwatch(dir);
     }
     let skipped = 0;
     for (const dir of [...wanted].sort()) {
@@ -117,15 +121,15 @@ export class PathWatcher {
     const floor = this.#opts.root === '' ? '/' : this.#opts.root;
     let current = dir;
     for (;;) {
-      if (inodeOf(current) !== undefined) return current;
+      if (identityOf(current) !== undefined) return current;
       if (current === floor || current === '/' || !current.startsWith(floor)) return undefined;
       current = dirname(current);
     }
   }
 
   #watch(dir: string): void {
-    const ino = inodeOf(dir);
-    if (ino === undefined) return;
+    const id = identityOf(dir);
+    if (id === undefined) return;
     try {
       const watcher = watch(dir, { persistent: false }, (_event, filename) => this.#onEvent(dir, filename));
       watcher.on('error', (err) => {
@@ -133,7 +137,7 @@ export class PathWatcher {
         this.#unwatch(dir);
         this.#touch(this.#paths.filter((p) => affects(dir, p.path)).map((p) => p.id));
       });
-      this.#watches.set(dir, { watcher, ino });
+      this.#watches.set(dir, { watcher, id });
     } catch (err) {
       // ENOSPC: the inotify watch budget is spent; ENOENT: gone since the stat
       this.#opts.log.warn({ err, dir }, 'cannot watch directory; the full re-check covers it');
