@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     'idle-sec': { type: 'string', default: '30' },
     write: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
+    /** Time another build of the agent, e.g. the esbuild bundle: `node packages/agent/dist/stems-agent.mjs`. */
+    'agent-cmd': { type: 'string' },
   },
 });
 const FILES = Number(args.files);
@@ -124,6 +126,16 @@ async function setupAgent(work: string): Promise<NodeJS.ProcessEnv> {
         250,
       );
       await runOk(HUB_BIN, ['sync'], hubEnv);
+      await eventually(
+        async () => {
+          const revisions = JSON.parse(await runOk(HUB_BIN, ['revisions', '--json'], hubEnv)) as { state: string; errors: unknown[] }[];
+          if (revisions[0]?.state === 'invalid') throw new Error(`bench repo is invalid: ${JSON.stringify(revisions[0].errors)}`);
+          return revisions[0]?.state === 'valid' ? true : undefined;
+        },
+        'a valid revision',
+        60_000,
+        250,
+      );
       await runOk(HUB_BIN, ['approve', 'latest', '--note', 'bench'], hubEnv);
       await eventually(
         async () => {
@@ -184,7 +196,8 @@ async function main(): Promise<void> {
       await profiled();
       await profiled();
     }
-    const agent = await measure(() => timed(AGENT_BIN, ['apply', '--once'], env), reset);
+    const [agentCmd, ...agentArgs] = args['agent-cmd']?.split(' ') ?? [AGENT_BIN];
+    const agent = await measure(() => timed(agentCmd as string, [...agentArgs, 'apply', '--once'], env), reset);
     const floorRoot = join(work, 'floor');
     const floorReset = async (phase: Phase) => {
       if (phase === 'first') await rm(floorRoot, { recursive: true, force: true });

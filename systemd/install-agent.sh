@@ -17,6 +17,10 @@
 #                           removes /var/lib/stems-agent and /etc/stems/agent.yaml)
 set -eu
 
+# Everything is one brace group: sh reads it whole before running any of it,
+# so a download cut short by `curl | sh` runs nothing at all.
+{
+
 # Filled in by the hub when it serves the script.
 STEMS_HUB_URL='@@STEMS_HUB_URL@@'
 STEMS_HUB_KEY='@@STEMS_HUB_KEY@@'
@@ -142,7 +146,7 @@ fi
 if [ "$GOT" != "$STEMS_AGENT_SHA256" ]; then
   die "the downloaded agent's sha256 is $GOT, but this script expects $STEMS_AGENT_SHA256: nothing was installed. If the hub was just upgraded, fetch install.sh again."
 fi
-say "agent verified (sha256 $GOT), version $("$NODE" "$TMP/stems-agent.mjs" --version)"
+say "agent verified (sha256 $GOT), version $("$NODE" "$TMP/stems-agent.mjs" --version </dev/null)"
 
 # Enroll with the verified download before installing anything else, so a
 # refused token leaves the node as it was.
@@ -152,7 +156,7 @@ else
   set -- enroll --hub "$STEMS_HUB_URL" --hub-key "$STEMS_HUB_KEY"
   [ -z "$TOKEN" ] || set -- "$@" --token "$TOKEN"
   [ -z "$NAME" ] || set -- "$@" --name "$NAME"
-  STEMS_AGENT_CONFIG=$CONFIG STEMS_AGENT_STATE=$STATE "$NODE" "$TMP/stems-agent.mjs" "$@" ||
+  STEMS_AGENT_CONFIG=$CONFIG STEMS_AGENT_STATE=$STATE "$NODE" "$TMP/stems-agent.mjs" "$@" </dev/null ||
     die 'enrolling failed (see above): nothing was installed'
 fi
 
@@ -177,9 +181,12 @@ cat >"$TMP/unit" <<'STEMS_UNIT_EOF'
 STEMS_UNIT_EOF
 install_file 0644 "$TMP/unit" "$UNIT_FILE"
 
-systemctl daemon-reload
-systemctl enable stems-agent.service >/dev/null 2>&1
+# </dev/null: with `curl | sh`, stdin is the rest of this script
+systemctl daemon-reload </dev/null
+systemctl enable stems-agent.service </dev/null >/dev/null 2>&1
 # restart also starts it; on an upgrade it swaps in the new bundle
-systemctl restart stems-agent.service
+systemctl restart stems-agent.service </dev/null
 say "installed: stems-agent.service is enabled and $(systemctl is-active stems-agent.service || true)"
 say "logs: journalctl -u stems-agent -f · remove: curl -fsSL $STEMS_HUB_URL/install.sh | sh -s -- --uninstall"
+
+}

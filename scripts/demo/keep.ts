@@ -18,14 +18,16 @@ export async function writeStopScript(ctx: DemoContext): Promise<string> {
 # Written by \`pnpm demo --keep\`: stops the demo's hub and agents, then removes its temp dir.
 WORK=${sq(ctx.work)}
 ours() { grep -qa "$WORK" "/proc/$1/environ" 2>/dev/null; }
-for pid in ${pids}; do ours "$pid" && kill -TERM -- "-$pid" 2>/dev/null; done
-for _ in 1 2 3 4 5 6 7 8 9 10; do
+# a negative pid names the process group (no "--": dash's kill does not take it)
+for pid in ${pids}; do ours "$pid" && kill -TERM "-$pid" 2>/dev/null; done
+# up to 10 s for a clean stop (an agent finishes the apply in progress)
+for _ in $(seq 20); do
   alive=
   for pid in ${pids}; do ours "$pid" && alive=1; done
   [ -z "$alive" ] && break
   sleep 0.5
 done
-for pid in ${pids}; do ours "$pid" && kill -KILL -- "-$pid" 2>/dev/null; done
+for pid in ${pids}; do ours "$pid" && kill -KILL "-$pid" 2>/dev/null; done
 rm -rf "$WORK"
 echo "stems demo stopped; removed $WORK"
 `;

@@ -40,6 +40,9 @@ const revisions: Step = {
     // `hub serve` fetches every fetchIntervalSec; `hub sync` fetches now.
     await hub(ctx, ['sync']);
     await hub(ctx, ['revisions']);
+    const [newest] = JSON.parse(await hub(ctx, ['revisions', '--json'], { quiet: true })) as { state: string }[];
+    // Nothing after this works on an invalid revision: say so here, not in a timeout later.
+    if (newest?.state !== 'valid') throw new Error('the hub found the demo repository invalid (see the errors above)');
   },
 };
 
@@ -75,10 +78,6 @@ const approve: Step = {
 const converge: Step = {
   title: 'The agents pull, verify, render and apply: converged',
   async run(ctx) {
-    if (ctx.breakMode === 'kill-hub' && ctx.state.hub) {
-      ctx.out.note('STEMS_DEMO_BREAK=kill-hub: killing the hub');
-      process.kill(ctx.state.hub.pid, 'SIGKILL');
-    }
     await converged(ctx, 1);
     await showStatus(ctx);
   },

@@ -11,10 +11,12 @@ import { agent, hub, hubEnv, NODES, nodeDir, nodeEnv, type Step } from './tour.j
  */
 
 /**
- * Short agent intervals so the tour sees drift and health within seconds.
- * Written into each agent.yaml (docs/agent.md, `intervals`).
+ * Short agent intervals so the tour sees health within seconds and drift even
+ * where the file watcher cannot (docs/drift-and-status.md): written into each
+ * agent.yaml (docs/agent.md, `intervals`). Not shorter: three agents sampling
+ * health (which runs df) every second would slow a small machine down.
  */
-const DEMO_INTERVALS = { driftMs: 1_000, healthMs: 2_000 };
+const DEMO_INTERVALS = { driftMs: 5_000, healthMs: 3_000 };
 
 const makeRepo: Step = {
   title: 'Make a desired-state repo from examples/colab (git)',
@@ -47,6 +49,10 @@ const startHub: Step = {
 const enroll: Step = {
   title: 'Enroll cooperator, projector and director with one-time join tokens',
   async run(ctx) {
+    if (ctx.breakMode === 'kill-hub' && ctx.state.hub) {
+      ctx.out.note('STEMS_DEMO_BREAK=kill-hub: killing the hub');
+      process.kill(ctx.state.hub.pid, 'SIGKILL');
+    }
     const key = (await hub(ctx, ['key'])).trim();
     const url = `http://${ctx.listen}`;
     ctx.out.command(['hub', 'join-token', 'create', '--json']);

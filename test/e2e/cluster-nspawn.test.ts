@@ -1,5 +1,5 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { appendFile, copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,25 +25,13 @@ interface StatusJson {
   nodes: { name: string; state: string; serial: number; revision: string | null; lastSeen: string | null }[];
 }
 
-/** What examples/colab guards its kernel settings with (`sysctl --load`, only when STEMS_ROOT is /). */
-const SYSCTL_GUARD = `onlyif: [sh, -c, 'test "\${STEMS_ROOT:-/}" = /']`;
-
-/**
- * examples/colab as the cluster's repository. One change: testbed nodes are
- * containers sharing the host's kernel, whose sysctls are not theirs to set
- * (and the minimal rootfs has no procps), so `sysctl --load` is skipped there.
- */
+/** examples/colab as the cluster's repository, unchanged (its sysctl handlers skip nodes without procps). */
 async function colabFiles(dir: string): Promise<RepoFiles> {
   const files: RepoFiles = {};
   for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const path = relative(dir, join(entry.parentPath, entry.name));
-    let text = await readFile(join(entry.parentPath, entry.name), 'utf8');
-    if (path.endsWith('role.yaml') && text.includes('[sysctl, --load')) {
-      if (!text.includes(SYSCTL_GUARD)) throw new Error(`${path}: the sysctl guard changed; update this test`);
-      text = text.replaceAll(SYSCTL_GUARD, `onlyif: [sh, -c, 'test "\${STEMS_ROOT:-/}" = / && test ! -e /run/systemd/container']`);
-    }
-    files[path] = text;
+    files[path] = await readFile(join(entry.parentPath, entry.name), 'utf8');
   }
   return files;
 }
@@ -65,7 +53,8 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
   let hubUrl = '';
   const timings: Record<string, number> = {};
   const started = Date.now();
-  const hubEnv = () => ({ STEMS_HUB_DATA: join(work, 'hub') });
+  // the hub serves its own copy of the agent bundle, so the upgrade test can change it
+  const hubEnv = () => ({ STEMS_HUB_DATA: join(work, 'hub'), STEMS_AGENT_BUNDLE: join(work, 'stems-agent.mjs') });
   const hubCli = (...args: string[]) => runOk(HUB_BIN, args, hubEnv());
   // `hub status` exits 1 while a node is failed, drifted or offline: the JSON is what counts here
   const status = async (): Promise<StatusJson> => JSON.parse((await runCli(HUB_BIN, ['status', '--json'], { env: hubEnv() })).stdout);
@@ -93,7 +82,9 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
       const journals = await Promise.all(
         NAMES.map(async (n) => `--- ${n}\n${(await byName(n).exec(['journalctl', '-u', 'stems-agent', '--no-pager', '-n', '40'])).stdout}`),
       );
-      throw new Error(`${err.message}\nstatus: ${JSON.stringify(await status())}\n${journals.join('\n')}\n--- hub\n${hub?.output().slice(-3000)}`);
+      throw new Error(
+        `${err.message}\nstatus: ${JSON.stringify(await status())}\n${journals.join('\n')}\n--- hub\n${hub?.output().slice(-3000)}`,
+      );
     });
   const install = async (name: string, args: string[]) => {
     const pipeline = `curl -fsSL ${hubUrl}/install.sh | sh -s -- ${args.join(' ')}`;
@@ -101,21 +92,29 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
   };
   const joinToken = async () => JSON.parse(await hubCli('join-token', 'create', '--json')).token as string;
   const waitRevision = (commit: string) =>
-    eventually(async () => {
-      const list = JSON.parse(await hubCli('revisions', '--json')) as { commit: string; state: string }[];
-      return list[0]?.commit === commit ? list[0] : undefined;
-    }, `revision ${commit.slice(0, 10)}`);
+    eventually(
+      async () => {
+        const list = JSON.parse(await hubCli('revisions', '--json')) as { commit: string; state: string }[];
+        return list[0]?.commit === commit ? list[0] : undefined;
+      },
+      `revision ${commit.slice(0, 10)}`,
+    );
 
   beforeAll(async () => {
     assertBuilt();
-    await readFile(join(repoRoot, 'packages/agent/dist/stems-agent.mjs')).catch(() => {
-      throw new Error('the agent bundle is not built: run `pnpm build` before the end-to-end tests');
-    });
     const rootfs = await ensureRootfs();
     if (rootfs.builtMs !== undefined) timings.rootfsBuildMs = rootfs.builtMs;
-    tb = await bootNodes({ count: NAMES.length, prefix: 'colab-' });
+    // one more node for the hub installer; the checkout is visible (read-only) in all of them
+    tb = await bootNodes({
+      count: NAMES.length + 1,
+      prefix: 'colab-',
+      binds: [{ host: repoRoot, node: '/mnt/stems-src', readOnly: true }],
+    });
     timings.bootMs = tb.bootMs;
     work = await mkdtemp(join(tmpdir(), 'stems-cluster-'));
+    await copyFile(join(repoRoot, 'packages/agent/dist/stems-agent.mjs'), join(work, 'stems-agent.mjs')).catch(() => {
+      throw new Error('the agent bundle is not built: run `pnpm build` before the end-to-end tests');
+    });
     repo = await makeGitRepo(await colabFiles(join(repoRoot, 'examples/colab')), 'colab: first');
     // The hub runs on the host, so it fetches over loopback; the nodes reach only the hub.
     gitServer = await serveGitHttp(repo.dir);
@@ -140,7 +139,11 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
     const r = await node.exec(['sh', '-c', tampered]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/sha256 is [0-9a-f]{64}, but this script expects 0{64}: nothing was installed/);
-    const left = await node.exec(['sh', '-c', 'ls -d /opt/stems/agent /usr/local/bin/stems-agent /etc/stems /etc/systemd/system/stems-agent.service']);
+    const left = await node.exec([
+      'sh',
+      '-c',
+      'ls -d /opt/stems/agent /usr/local/bin/stems-agent /etc/stems /etc/systemd/system/stems-agent.service',
+    ]);
     expect(left.stdout).toBe('');
   });
 
@@ -156,7 +159,7 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
     const t0 = Date.now();
     const results = await Promise.all(NAMES.map(async (name) => install(name, ['--token', await joinToken(), '--name', name])));
     timings.installAllMs = Date.now() - t0;
-    results.forEach((r, i) => expect(r.code, `${NAMES[i]}: ${r.stdout}\n${r.stderr}`).toBe(0));
+    for (const [i, r] of results.entries()) expect(r.code, `${NAMES[i]}: ${r.stdout}\n${r.stderr}`).toBe(0);
     for (const name of NAMES) {
       const node = byName(name);
       expect(await ok(node, ['systemctl', 'is-enabled', 'stems-agent'])).toBe('enabled');
@@ -202,7 +205,10 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
     expect(await ok(coop, ['cat', '/etc/systemd/system/node-metrics.service'])).toContain('sleep 5');
     expect(await mainPid(coop, 'node-metrics.service')).not.toBe(before.cooperator);
     const rest = NAMES.filter((n) => n !== 'cooperator');
-    expect((await status()).nodes.filter((n) => rest.includes(n.name as (typeof rest)[number])).map((n) => n.revision)).toEqual([first, first]);
+    expect((await status()).nodes.filter((n) => rest.includes(n.name as (typeof rest)[number])).map((n) => n.revision)).toEqual([
+      first,
+      first,
+    ]);
 
     // kill -9 mid-rollout: the agents reconnect to the new process by themselves
     await hub?.stop('SIGKILL');
@@ -214,6 +220,7 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
       30_000,
       250,
     );
+    timings.hubKillToReconnectedMs = Date.now() - Date.parse(restartedAt);
     await hubCli('approve', second.slice(0, 10), '--nodes', rest.join(','), '--note', 'the rest');
     await converged(NAMES, second);
     for (const name of rest) expect(await mainPid(byName(name), 'node-metrics.service')).not.toBe(before[name]);
@@ -246,14 +253,21 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
     expect(s.serial).toBe(serial);
   }, 60_000);
 
-  it('re-running the install upgrades in place: same key, no re-enroll, agent restarted', async () => {
+  it('re-running the install upgrades in place to a new bundle: same key, no re-enroll, agent restarted', async () => {
     const node = byName('director');
-    const keyBefore = await ok(node, ['sha256sum', '/etc/stems/agent.yaml']);
+    const bundle = join(work, 'stems-agent.mjs');
+    await appendFile(bundle, '// a newer build\n');
+    const newSha = createHash('sha256')
+      .update(await readFile(bundle))
+      .digest('hex');
+    const identity = ['sha256sum', '/etc/stems/agent.yaml', '/var/lib/stems-agent/node.key'];
+    const identityBefore = await ok(node, identity);
     const pidBefore = await mainPid(node, 'stems-agent');
     const r = await install('director', []);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('already enrolled');
-    expect(await ok(node, ['sha256sum', '/etc/stems/agent.yaml'])).toBe(keyBefore);
+    expect(await ok(node, identity)).toBe(identityBefore);
+    expect(await ok(node, ['sha256sum', '/opt/stems/agent/stems-agent.mjs'])).toBe(`${newSha}  /opt/stems/agent/stems-agent.mjs`);
     expect(await mainPid(node, 'stems-agent')).not.toBe(pidBefore);
     await converged(['director'], repo?.head ?? '');
   }, 60_000);
@@ -280,4 +294,33 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
     );
     timings.reinstallToConvergedMs = Date.now() - t0;
   }, 60_000);
+
+  it('installs a hub from a built checkout with install-hub.sh, running as stems-hub', async () => {
+    const node = tb?.nodes[NAMES.length];
+    if (!node) throw new Error('no node for the hub');
+    const t0 = Date.now();
+    const setup = ['sh', '/mnt/stems-src/systemd/install-hub.sh', '--src', '/mnt/stems-src', '--repo', 'http://127.0.0.1:9/none.git'];
+    const r = await node.exec(setup, { timeoutMs: 120_000 });
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+    timings.hubInstallMs = Date.now() - t0;
+    expect(await ok(node, ['systemctl', 'is-active', 'stems-hub'])).toBe('active');
+    expect(await ok(node, ['systemctl', 'show', '-p', 'User', '--value', 'stems-hub'])).toBe('stems-hub');
+    expect(await ok(node, ['stat', '-c', '%U %a', '/var/lib/stems-hub/hub.key'])).toBe('stems-hub 600');
+    const key = await ok(node, ['hub', 'key']);
+    const script = await eventually(async () => {
+      const res = await node.exec(['curl', '-fsS', 'http://127.0.0.1:7400/install.sh']);
+      return res.code === 0 ? res.stdout : undefined;
+    }, 'install.sh from the installed hub');
+    expect(script).toContain(`STEMS_HUB_KEY='${key}'`);
+    expect(JSON.parse(await ok(node, ['hub', 'join-token', 'create', '--json'])).token).toMatch(/\S{16,}/);
+    // again: an upgrade in place that keeps the data dir
+    const again = await node.exec(setup, { timeoutMs: 120_000 });
+    expect(again.stdout).toContain('already initialised');
+    expect(await ok(node, ['hub', 'key'])).toBe(key);
+    const off = await node.exec(['sh', '/mnt/stems-src/systemd/install-hub.sh', '--uninstall']);
+    expect(off.code, off.stderr).toBe(0);
+    expect((await node.exec(['systemctl', 'is-active', 'stems-hub'])).stdout.trim()).not.toBe('active');
+    expect((await node.exec(['ls', '-d', '/opt/stems/src', '/usr/local/bin/hub'])).stdout).toBe('');
+    expect(await ok(node, ['ls', '/var/lib/stems-hub'])).toContain('hub.key');
+  }, 240_000);
 });

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, type ExpectStatic, it } from 'vitest';
 import { assertBuilt } from '../helpers/processes.js';
 
 // `pnpm demo` as a user runs it: the real script, which starts a real hub and
@@ -43,7 +43,10 @@ function runDemo(opts: { env?: NodeJS.ProcessEnv; interruptOn?: RegExp; timeoutM
     child.stderr.on('data', onData);
     const timer = setTimeout(() => {
       if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      reject(new Error(`pnpm demo did not finish within ${opts.timeoutMs} ms; output:\n${output.slice(-4000)}`));
+      // the demo never got to clean up: do it here so a slow run leaks nothing
+      void reap(output).finally(() =>
+        reject(new Error(`pnpm demo did not finish within ${opts.timeoutMs} ms; output:\n${output.slice(-4000)}`)),
+      );
     }, opts.timeoutMs);
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -68,6 +71,16 @@ async function processesUsing(workdir: string): Promise<number[]> {
   return pids;
 }
 
+const workdirOf = (output: string) => output.match(/workdir: (\S+)/)?.[1];
+
+/** Kills what a demo killed with SIGKILL left behind (its hub and agents run in their own process groups). */
+async function reap(output: string): Promise<void> {
+  const workdir = workdirOf(output);
+  if (!workdir) return;
+  for (const pid of await processesUsing(workdir)) process.kill(pid, 'SIGKILL');
+  await rm(workdir, { recursive: true, force: true });
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -79,8 +92,8 @@ function alive(pid: number): boolean {
 }
 
 /** The demo prints its workdir and every pid it starts; none may be left. */
-async function expectCleanedUp(run: DemoRun): Promise<void> {
-  const workdir = run.output.match(/workdir: (\S+)/)?.[1];
+async function expectCleanedUp(expect: ExpectStatic, run: DemoRun): Promise<void> {
+  const workdir = workdirOf(run.output);
   expect(workdir, run.output).toMatch(/stems-demo-/);
   if (!workdir) return;
   expect(existsSync(workdir), `${workdir} left behind`).toBe(false);
@@ -92,7 +105,7 @@ async function expectCleanedUp(run: DemoRun): Promise<void> {
 describe('pnpm demo', () => {
   assertBuilt();
 
-  it('walks through the whole lifecycle, exits 0 and leaves nothing behind', { timeout: 150_000 }, async () => {
+  it('walks through the whole lifecycle, exits 0 and leaves nothing behind', { timeout: 150_000 }, async ({ expect }) => {
     const run = await runDemo({ timeoutMs: 140_000 });
     expect(run.code, run.output).toBe(0);
     for (const line of [
@@ -120,30 +133,39 @@ describe('pnpm demo', () => {
     // the director reported drift and the last status shows everyone converged on the rollback
     expect(run.output).toMatch(/director\s+drifted\s+1\s/);
     expect(run.output.slice(run.output.lastIndexOf('$ hub status'))).toMatch(/(converged\s+3\s[\s\S]*){3}/);
-    await expectCleanedUp(run);
+    await expectCleanedUp(expect, run);
   });
+});
 
-  it('fails at the approve step when the revision is invalid, shows why and the logs, and cleans up', { timeout: 90_000 }, async () => {
-    const run = await runDemo({ env: { STEMS_DEMO_BREAK: 'invalid-revision' }, timeoutMs: 80_000 });
+// The failure paths run side by side (each demo has its own temp dir and
+// port) and stop early, so together they cost about one short run.
+describe.concurrent('pnpm demo failing', () => {
+  it(
+    'fails at the approve step when the revision is invalid, shows why and the logs, and cleans up',
+    { timeout: 90_000 },
+    async ({ expect }) => {
+      const run = await runDemo({ env: { STEMS_DEMO_BREAK: 'invalid-revision' }, timeoutMs: 80_000 });
+      expect(run.code, run.output).toBe(1);
+      expect(run.output).toMatch(/✗ step 7 \(Approve it: the hub signs one bundle per node\) failed/);
+      expect(run.output).toContain('STEMS_REVISION_INVALID');
+      expect(run.output).toContain('--- last lines of hub serve');
+      expect(run.output).toContain('--- last lines of agent director');
+      expect(run.output).not.toContain('✓ demo finished');
+      await expectCleanedUp(expect, run);
+    },
+  );
+
+  it('fails at once when the hub dies mid-way, and cleans up', { timeout: 60_000 }, async ({ expect }) => {
+    const run = await runDemo({ env: { STEMS_DEMO_BREAK: 'kill-hub' }, timeoutMs: 50_000 });
     expect(run.code, run.output).toBe(1);
-    expect(run.output).toMatch(/✗ step 7 \(Approve it: the hub signs one bundle per node\) failed/);
-    expect(run.output).toContain('STEMS_REVISION_INVALID');
-    expect(run.output).toContain('--- last lines of hub serve');
-    expect(run.output).toContain('--- last lines of agent director');
-    expect(run.output).not.toContain('✓ demo finished');
-    await expectCleanedUp(run);
+    expect(run.output).toMatch(/✗ step 3 .* failed: hub serve exited unexpectedly \(SIGKILL\)/);
+    await expectCleanedUp(expect, run);
   });
 
-  it('fails at once when the hub dies mid-way, and cleans up', { timeout: 90_000 }, async () => {
-    const run = await runDemo({ env: { STEMS_DEMO_BREAK: 'kill-hub' }, timeoutMs: 80_000 });
-    expect(run.code, run.output).toBe(1);
-    expect(run.output).toMatch(/✗ step 8 .* failed: hub serve exited unexpectedly \(SIGKILL\)/);
-    await expectCleanedUp(run);
-  });
-
-  it('stops everything and removes its temp dir on Ctrl-C', { timeout: 60_000 }, async () => {
-    const run = await runDemo({ interruptOn: /▸ 5\/13/, timeoutMs: 50_000 });
+  it('stops everything and removes its temp dir on Ctrl-C', { timeout: 60_000 }, async ({ expect }) => {
+    // Step 3 starts once the hub runs; the agents' cleanup is covered by the failures above.
+    const run = await runDemo({ interruptOn: /▸ 3\/13/, timeoutMs: 50_000 });
     expect(run.code === 130 || run.signal === 'SIGINT', `exit ${run.code} ${run.signal}\n${run.output}`).toBe(true);
-    await expectCleanedUp(run);
+    await expectCleanedUp(expect, run);
   });
 });

@@ -11,8 +11,8 @@ import { AGENT_BIN, assertBuilt, type Daemon, eventually, freePort, HUB_BIN, run
 // (alpha enforces drift, beta only reports it), every check through the
 // hub's API or `hub status` as a user or a monitoring script would.
 
-/** Agent health period in these tests: offline after 3 missed = 1.5 s. */
-const HEALTH_MS = 500;
+/** Agent health period in these tests: offline after 3 missed = 3 s (room for a loaded machine). */
+const HEALTH_MS = 1000;
 
 const files = (appConf: string) => ({
   'cluster.yaml': `apiVersion: stems/v1

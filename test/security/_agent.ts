@@ -3,9 +3,17 @@ import { signBundle } from '@stems/hub';
 import type { BundlePayload, KeyPair } from '@stems/shared';
 // The agent's own bundle fixtures (a files-only payload for node projector of
 // cluster colab, a temp root and state dir): reused, not copied.
-import { type AgentFixture, agentFixture, FACTS, filesOnlyPayload, NOW, silent } from '../../packages/agent/src/daemon/_test-fixtures.js';
+import {
+  type AgentFixture,
+  agentFixture,
+  FACTS,
+  filesOnlyPayload,
+  NOW,
+  signed,
+  silent,
+} from '../../packages/agent/src/daemon/_test-fixtures.js';
 
-export { filesOnlyPayload, NOW };
+export { filesOnlyPayload, NOW, signed };
 
 export interface AgentUnderTest {
   fx: AgentFixture;

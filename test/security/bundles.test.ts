@@ -48,7 +48,7 @@ function mutations(good: string, other: string, foreign: KeyPair): Map<string, s
   // Every character of the signature and key id replaced by other base64 / hex digits.
   for (let i = 0; i < sig.sig.length; i++) {
     for (const k of [1, 17, 33]) {
-      const c = B64[(B64.indexOf(sig.sig[i]) + k) % 64]!;
+      const c = B64[(B64.indexOf(sig.sig.charAt(i)) + k) % 64]!;
       add('signature byte flip', JSON.stringify({ ...env, signatures: [{ ...sig, sig: sig.sig.slice(0, i) + c + sig.sig.slice(i + 1) }] }));
     }
   }

@@ -1,9 +1,11 @@
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { AgentState } from '@stems/agent';
 import type { BundlePayload, Resource } from '@stems/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { testHub } from '../../packages/hub/src/_test-hub.js';
 import { makeGitRepo } from '../helpers/git-http.js';
-import { type AgentUnderTest, agentUnderTest, filesOnlyPayload } from './_agent.js';
+import { type AgentUnderTest, agentUnderTest, filesOnlyPayload, signed } from './_agent.js';
 import { dumpStore, securityHub } from './_hub.js';
 import { pathVectors, repoRelativeVectors, yamlQuote } from './_path-vectors.js';
 import { snapshotTree } from './_tree.js';
@@ -45,11 +47,13 @@ describe('at the repo loader', () => {
       expect(missed).toEqual([]);
       const missedTemplates = templates.filter((_, j) => !flagged.has(2 + 2 * VECTORS.length + 2 * j + 1));
       expect(missedTemplates).toEqual([]);
-      expect(new Set(errors.map((e) => e.code))).toEqual(new Set(['STEMS_PATH_INVALID', 'STEMS_PATH_TRAVERSAL', 'STEMS_PATH_FORBIDDEN', 'STEMS_REPO_SCHEMA']));
+      expect(new Set(errors.map((e) => e.code))).toEqual(new Set(['STEMS_PATH_INVALID', 'STEMS_PATH_TRAVERSAL', 'STEMS_PATH_FORBIDDEN']));
       const approve = await hub.app.inject({ method: 'POST', url: '/api/v1/approvals', headers: op, payload: { rev: 'latest' } });
       expect(approve.statusCode).toBe(404);
       expect(hub.app.hub.store.bundles.approvals()).toEqual([]);
-      console.info(`[security] paths at the repo loader: ${VECTORS.length} managed + ${templates.length} template vectors → ${errors.length} problems`);
+      console.info(
+        `[security] paths at the repo loader: ${VECTORS.length} managed + ${templates.length} template vectors → ${errors.length} problems`,
+      );
     } finally {
       await repo.cleanup();
     }
@@ -112,7 +116,6 @@ describe('at the agent', () => {
     const state = new AgentState(agent.fx.stateDir);
     const rootBefore = await snapshotTree(agent.fx.root);
     const stateBefore = await snapshotTree(agent.fx.stateDir);
-    const { signed } = await import('../../packages/agent/src/daemon/_test-fixtures.js');
     let tried = 0;
     let rejected = 0;
     for (const { path } of VECTORS) {
@@ -132,4 +135,20 @@ describe('at the agent', () => {
     expect((await agent.receive(signed(filesOnlyPayload({ serial: 9 }), agent.fx.hub), state)).accepted).toBe(true);
     console.info(`[security] paths at the agent: ${tried} signed bundles tried, ${rejected} rejected`);
   }, 60_000);
+
+  it('a symlink planted under the root (Puppet CVE-2011-3869) is never followed by a write', async () => {
+    // Someone on the node points /etc/motd at a file outside the root, and /etc/app at a directory outside it.
+    const outside = join(agent.fx.dir, 'outside');
+    await mkdir(join(outside, 'dir'), { recursive: true });
+    await writeFile(join(outside, 'shadow'), 'root:secret\n');
+    await mkdir(join(agent.fx.root, 'etc'), { recursive: true });
+    await symlink(join(outside, 'shadow'), join(agent.fx.root, 'etc/motd'));
+    await symlink(join(outside, 'dir'), join(agent.fx.root, 'etc/app'));
+    const before = await snapshotTree(outside);
+    const outcome = await agent.receive(signed(filesOnlyPayload({ serial: 9 }), agent.fx.hub), new AgentState(agent.fx.stateDir));
+    expect(outcome.report.status).not.toBe('changed');
+    expect(JSON.stringify(outcome.report)).toContain('STEMS_APPLY_SYMLINK');
+    expect(await snapshotTree(outside)).toEqual(before);
+    expect(await readFile(join(outside, 'shadow'), 'utf8')).toBe('root:secret\n');
+  });
 });

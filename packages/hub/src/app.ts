@@ -89,7 +89,9 @@ export async function buildHub(opts: BuildHubOptions): Promise<FastifyInstance> 
     requestTimeout: HTTP_LIMITS.requestTimeoutMs,
     // The router answers a bad URL or an over-long param itself, before any handler: same error shape.
     frameworkErrors: (err, _request, reply) => {
-      const body = { error: { code: 'STEMS_REQUEST_INVALID', message: err.message.slice(0, 200), hint: 'See docs/api.md for the routes.' } };
+      const body = {
+        error: { code: 'STEMS_REQUEST_INVALID', message: err.message.slice(0, 200), hint: 'See docs/api.md for the routes.' },
+      };
       reply.raw.writeHead(err.statusCode ?? 400, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
     },
   });

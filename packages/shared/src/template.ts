@@ -112,6 +112,28 @@ env.unregisterHelper('log');
 env.unregisterHelper('lookup');
 for (const [name, fn] of Object.entries(helpers)) env.registerHelper(name, fn);
 
+/**
+ * {{#each}} iterations one render may run, over all loops and nesting. Three
+ * nested loops over a 1,000-item list would otherwise run a billion times and
+ * hold the hub's (or agent's) event loop. @default 100000
+ */
+export const MAX_EACH_ITERATIONS = 100_000;
+let eachIterations = 0;
+const builtinEach = env.helpers.each as Helper;
+env.registerHelper('each', function (this: unknown, ...a: unknown[]) {
+  const options = a[a.length - 1] as Handlebars.HelperOptions;
+  const fn = options.fn;
+  const counted = function (this: unknown, ...fa: Parameters<typeof fn>) {
+    if (++eachIterations > MAX_EACH_ITERATIONS) {
+      throw new StemsError('STEMS_TEMPLATE_RENDER', `{{#each}} ran more than ${MAX_EACH_ITERATIONS} times in one render`, {
+        hint: 'Loop over smaller lists or fewer nested levels.',
+      });
+    }
+    return fn.apply(this, fa);
+  };
+  return builtinEach.apply(this, [...a.slice(0, -1), { ...options, fn: counted }]);
+});
+
 /** Names of the helpers templates may use, for docs and tests. */
 export const TEMPLATE_HELPERS = Object.freeze(['if', 'unless', 'each', 'with', ...Object.keys(helpers)]);
 
@@ -243,6 +265,7 @@ export function compileTemplate(source: string, name: string): CompiledTemplate 
     name,
     render(context: TemplateContext): string {
       try {
+        eachIterations = 0;
         return compiled(detach(context), {
           allowProtoPropertiesByDefault: false,
           allowProtoMethodsByDefault: false,

@@ -137,11 +137,6 @@ export class Daemon {
     await this.#chain;
   }
 
-  /** Directories the drift watcher holds now. */
-  get watchedDirs(): string[] {
-    return this.#drift.watchedDirs;
-  }
-
   /** Runs a full drift check now (after queued work); resolves when it is done. */
   checkDrift(): Promise<void> {
     this.#enqueue('drift check (asked)', () => this.#drift.check());

@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import { type BundlePayload, type Resource, UNIT_DIR } from '@stems/shared';
 
 /** The on-disk path a resource manages (as written in the bundle, before the root prefix), if any. */
-export function managedPath(resource: Resource): string | undefined {
+function managedPath(resource: Resource): string | undefined {
   switch (resource.type) {
     case 'file':
     case 'directory':

@@ -15,9 +15,7 @@ export class FailureLimiter {
     db: Db,
     private readonly limit: { maxFailures: number; windowMs: number },
   ) {
-    this.#count = db.prepare<[string, number], { count: number }>(
-      'SELECT count FROM auth_failures WHERE client = ? AND window_start > ?',
-    );
+    this.#count = db.prepare<[string, number], { count: number }>('SELECT count FROM auth_failures WHERE client = ? AND window_start > ?');
     // SET expressions see the old row, so both columns test the same window.
     this.#fail = db.prepare<{ client: string; now: number; windowMs: number }>(
       `INSERT INTO auth_failures (client, window_start, count) VALUES (@client, @now, 1)

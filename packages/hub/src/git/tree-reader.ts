@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { constants, inflateSync } from 'node:zlib';
 import type { RepoReader } from '@stems/shared';
 import { StemsError } from '@stems/shared';
 import git, { type TreeEntry } from 'isomorphic-git';
@@ -15,6 +16,18 @@ export interface TreeReaderOptions {
   commit: string;
   /** isomorphic-git's object cache, shared by every reader of one source so pack indexes load once. */
   cache: object;
+}
+
+/**
+ * The size in a loose object's header (`blob <size>\0`), read by inflating
+ * only its first compressed bytes (1 KiB holds the largest deflate block
+ * header and then some). Undefined when the header cannot be read that way:
+ * the size check after readBlob still applies.
+ */
+function looseObjectSize(deflated: Uint8Array): number | undefined {
+  const head = inflateSync(deflated.subarray(0, 1024), { finishFlush: constants.Z_SYNC_FLUSH });
+  const match = /^[a-z]+ (\d+)\0/.exec(head.subarray(0, 32).toString('latin1'));
+  return match ? Number(match[1]) : undefined;
 }
 
 function unsafe(path: string, why: string): StemsError {
@@ -69,6 +82,11 @@ export function treeReader(options: TreeReaderOptions): RepoReader {
       if (entry.mode === MODE_SYMLINK) throw unsafe(path, 'is a symlink in the commit; a regular file was expected');
       if (entry.mode === MODE_SUBMODULE) throw unsafe(path, 'is a submodule; a regular file was expected');
       if (entry.type !== 'blob') throw unsafe(path, 'is a directory; a regular file was expected');
+      // A loose object says its size in its first bytes: refuse a huge blob before inflating it.
+      const raw = await git.readObject({ fs, gitdir, oid: entry.oid, format: 'deflated', cache });
+      if (raw.format === 'deflated' && (looseObjectSize(raw.object) ?? 0) > MAX_BLOB_BYTES) {
+        throw unsafe(path, `is larger than ${MAX_BLOB_BYTES} bytes`);
+      }
       const { blob } = await git.readBlob({ fs, gitdir, oid: entry.oid, cache });
       if (blob.byteLength > MAX_BLOB_BYTES) throw unsafe(path, `is larger than ${MAX_BLOB_BYTES} bytes`);
       return blob;

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,6 +52,10 @@ describe('install routes', () => {
     execFileSync('sh', ['-n', join(dir, 'install.sh')]); // throws on a syntax error
     // The served script answers --help without root, systemd or network.
     expect(execFileSync('sh', [join(dir, 'install.sh'), '--help'], { encoding: 'utf8' })).toContain('--token T');
+    // `curl | sh` cut short mid-download: sh must run none of it, not even --help
+    const cut = spawnSync('sh', ['-s', '--', '--help'], { input: script.slice(0, script.indexOf('\nuninstall() {')), encoding: 'utf8' });
+    expect(cut.status).not.toBe(0);
+    expect(cut.stdout).toBe('');
   });
 
   it('serves the agent bundle byte for byte, without auth', async () => {

@@ -1,3 +1,5 @@
+import { chmodSync } from 'node:fs';
+import { errnoCode } from '@stems/shared';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
 
@@ -11,6 +13,7 @@ export type Db = Database.Database;
 export function openDatabase(path: string, migrations = MIGRATIONS): Db {
   const db = new Database(path);
   try {
+    ownerOnly(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
@@ -21,6 +24,22 @@ export function openDatabase(path: string, migrations = MIGRATIONS): Db {
     throw err;
   }
   return db;
+}
+
+/**
+ * The database holds node keys, token hashes and bundles (sensitive files
+ * included): owner only, like the key files. SQLite gives the -wal and -shm
+ * files the mode of the database file when it creates them.
+ */
+function ownerOnly(path: string): void {
+  if (path === ':memory:' || path === '') return;
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      chmodSync(file, 0o600);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+  }
 }
 
 export function schemaVersion(db: Db): number {
