@@ -15,6 +15,7 @@
  * --cpu-prof DIR also writes V8 CPU profiles of one first apply and one no-op.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,10 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
     /** Time another build of the agent, e.g. the esbuild bundle: `node packages/agent/dist/stems-agent.mjs`. */
     'agent-cmd': { type: 'string' },
+    /** Reuse (or create and keep) this work directory: skips the hub set-up when it already holds an enrolled agent. */
+    work: { type: 'string' },
+    /** Skip the floor and the idle measurement (quick iterations). */
+    quick: { type: 'boolean', default: false },
   },
 });
 const FILES = Number(args.files);
@@ -97,14 +102,18 @@ async function measure(run: () => Promise<Sample>, reset: (phase: Phase) => Prom
   return out;
 }
 
-async function setupAgent(work: string): Promise<NodeJS.ProcessEnv> {
-  const git = await makeGitRepo(repo(), 'bench');
-  const hubEnv = { STEMS_HUB_DATA: join(work, 'hub') };
-  const agentEnv = {
+function agentEnvOf(work: string): NodeJS.ProcessEnv {
+  return {
     STEMS_AGENT_CONFIG: join(work, 'agent', 'agent.yaml'),
     STEMS_AGENT_STATE: join(work, 'agent', 'state'),
     STEMS_AGENT_ROOT: join(work, 'root'),
   };
+}
+
+async function setupAgent(work: string): Promise<NodeJS.ProcessEnv> {
+  const git = await makeGitRepo(repo(), 'bench');
+  const hubEnv = { STEMS_HUB_DATA: join(work, 'hub') };
+  const agentEnv = agentEnvOf(work);
   const listen = `127.0.0.1:${await freePort()}`;
   await runOk(HUB_BIN, ['init', '--repo', git.dir, '--listen', listen], hubEnv);
   const hub = startDaemon(HUB_BIN, ['serve'], hubEnv);
@@ -180,9 +189,10 @@ const rss = (samples: Sample[]) => `${(Math.max(...samples.map((s) => s.rssKiB))
 
 async function main(): Promise<void> {
   assertBuilt();
-  const work = await mkdtemp(join(tmpdir(), 'stems-bench-'));
+  const work = args.work ?? (await mkdtemp(join(tmpdir(), 'stems-bench-')));
   try {
-    const env = await setupAgent(work);
+    const reuse = args.work !== undefined && existsSync(join(work, 'agent', 'agent.yaml'));
+    const env = reuse ? agentEnvOf(work) : await setupAgent(work);
     const root = env.STEMS_AGENT_ROOT as string;
     const benchDir = join(root, 'etc/bench');
     const reset = async (phase: Phase) => {
@@ -198,6 +208,10 @@ async function main(): Promise<void> {
     }
     const [agentCmd, ...agentArgs] = args['agent-cmd']?.split(' ') ?? [AGENT_BIN];
     const agent = await measure(() => timed(agentCmd as string, [...agentArgs, 'apply', '--once'], env), reset);
+    if (args.quick) {
+      for (const phase of ['first', 'noop', 'repair'] as const) console.log(`${phase}: ${fmt(agent[phase])}, peak RSS ${rss(agent[phase])}`);
+      return;
+    }
     const floorRoot = join(work, 'floor');
     const floorReset = async (phase: Phase) => {
       if (phase === 'first') await rm(floorRoot, { recursive: true, force: true });
@@ -227,7 +241,7 @@ async function main(): Promise<void> {
       await replaceSection('bench/RESULTS.md', heading, `${heading}\n\n${table}\n`);
     }
   } finally {
-    await rm(work, { recursive: true, force: true });
+    if (args.work === undefined) await rm(work, { recursive: true, force: true });
   }
 }
 

@@ -7,9 +7,9 @@ import { type DemoContext, hubEnv, nodeEnv } from './tour.js';
 const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /**
- * Writes <workdir>/stop.sh. It stops each process group only while its leader
- * still belongs to this demo (its environment names the workdir), so a pid
- * reused long after the demo stopped is never killed.
+ * Writes <workdir>/stop.sh. It stops a process group only if its leader
+ * still belongs to this demo when the script starts (its environment names
+ * the workdir), so a pid reused long after the demo stopped is never killed.
  */
 export async function writeStopScript(ctx: DemoContext): Promise<string> {
   const path = join(ctx.work, 'stop.sh');
@@ -18,16 +18,18 @@ export async function writeStopScript(ctx: DemoContext): Promise<string> {
 # Written by \`pnpm demo --keep\`: stops the demo's hub and agents, then removes its temp dir.
 WORK=${sq(ctx.work)}
 ours() { grep -qa "$WORK" "/proc/$1/environ" 2>/dev/null; }
+mine=
+for pid in ${pids}; do ours "$pid" && mine="$mine $pid"; done
 # a negative pid names the process group (no "--": dash's kill does not take it)
-for pid in ${pids}; do ours "$pid" && kill -TERM "-$pid" 2>/dev/null; done
+for pid in $mine; do kill -TERM "-$pid" 2>/dev/null; done
 # up to 10 s for a clean stop (an agent finishes the apply in progress)
 for _ in $(seq 20); do
   alive=
-  for pid in ${pids}; do ours "$pid" && alive=1; done
+  for pid in $mine; do kill -0 "$pid" 2>/dev/null && alive=1; done
   [ -z "$alive" ] && break
   sleep 0.5
 done
-for pid in ${pids}; do ours "$pid" && kill -KILL "-$pid" 2>/dev/null; done
+for pid in $mine; do kill -0 "$pid" 2>/dev/null && kill -KILL "-$pid" 2>/dev/null; done
 rm -rf "$WORK"
 echo "stems demo stopped; removed $WORK"
 `;

@@ -10,7 +10,7 @@ import { commitFiles, git } from '../../test/helpers/git-http.js';
 /** Why the demo's copy of examples/colab differs from it; printed by the demo. */
 export const REPO_NOTES = [
   'node-metrics role left out: this machine has no systemd (and agents under --root never run systemctl); see test/e2e/cluster-nspawn.test.ts for real units',
-  'exec handlers (sysctl, systemctl) get STEMS_ROOT=/demo in their env, so their `onlyif` guards skip them and this machine is never touched',
+  "exec handlers (sysctl, systemctl) skip themselves: the agents give commands STEMS_ROOT=<their --root>, and the handlers' `onlyif` guards run only where it is /",
 ];
 
 const METRICS_GROUP = /^(\s*all:\s*\{\s*roles:\s*\[base), node-metrics\]/m;
@@ -24,7 +24,7 @@ function mustReplace(text: string, pattern: RegExp, replacement: string, what: s
   return out;
 }
 
-async function guardExecs(roleFile: string): Promise<void> {
+async function assertExecsGuarded(roleFile: string): Promise<void> {
   const text = await readFile(roleFile, 'utf8');
   const execs = text.match(EXEC)?.length ?? 0;
   if (execs === 0) return;
@@ -32,7 +32,6 @@ async function guardExecs(roleFile: string): Promise<void> {
   // An exec the demo cannot guard would run on this machine, not under a root.
   if (guarded !== execs)
     throw new Error(`${roleFile}: ${execs - guarded} exec resource(s) without a STEMS_ROOT guard; the demo will not run them`);
-  await writeFile(roleFile, text.replace(ROOT_GUARD, '$1$2\n$1env: { STEMS_ROOT: /demo }'));
 }
 
 /** Copies examples/colab into dir, adapts it (REPO_NOTES) and commits it; returns the commit. */
@@ -41,7 +40,7 @@ export async function makeDemoRepo(source: string, dir: string): Promise<string>
   const clusterFile = join(dir, 'cluster.yaml');
   const cluster = await readFile(clusterFile, 'utf8');
   await writeFile(clusterFile, mustReplace(cluster, METRICS_GROUP, '$1]', 'leave out the node-metrics role'));
-  for (const role of await readdir(join(dir, 'roles'))) await guardExecs(join(dir, 'roles', role, 'role.yaml'));
+  for (const role of await readdir(join(dir, 'roles'))) await assertExecsGuarded(join(dir, 'roles', role, 'role.yaml'));
   await git(dir, 'init', '--quiet', '-b', 'main');
   await git(dir, 'config', 'user.name', 'Stems Demo');
   await git(dir, 'config', 'user.email', 'demo@stems.invalid');

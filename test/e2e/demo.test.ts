@@ -1,7 +1,9 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, type ExpectStatic, it } from 'vitest';
 import { assertBuilt } from '../helpers/processes.js';
 
@@ -10,6 +12,7 @@ import { assertBuilt } from '../helpers/processes.js';
 // its output: exit code, and that nothing it started outlives it.
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const exec = promisify(execFile);
 
 interface DemoRun {
   code: number | null;
@@ -22,9 +25,9 @@ interface DemoRun {
  * job; `interruptOn` sends SIGINT to that whole group (what Ctrl-C does) once
  * the output matches.
  */
-function runDemo(opts: { env?: NodeJS.ProcessEnv; interruptOn?: RegExp; timeoutMs: number }): Promise<DemoRun> {
+function runDemo(opts: { args?: string[]; env?: NodeJS.ProcessEnv; interruptOn?: RegExp; timeoutMs: number }): Promise<DemoRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn('pnpm', ['demo'], {
+    const child = spawn('pnpm', ['demo', ...(opts.args ?? [])], {
       cwd: repoRoot,
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -102,11 +105,13 @@ async function expectCleanedUp(expect: ExpectStatic, run: DemoRun): Promise<void
   expect(await processesUsing(workdir)).toEqual([]);
 }
 
-describe('pnpm demo', () => {
+// The runs go side by side: each demo has its own temp dir and port, most of a
+// run is waiting, and the failures stop early; the file costs about one full run.
+describe.concurrent('pnpm demo', () => {
   assertBuilt();
 
-  it('walks through the whole lifecycle, exits 0 and leaves nothing behind', { timeout: 150_000 }, async ({ expect }) => {
-    const run = await runDemo({ timeoutMs: 140_000 });
+  it('walks through the whole lifecycle, exits 0 and leaves nothing behind', { timeout: 180_000 }, async ({ expect }) => {
+    const run = await runDemo({ timeoutMs: 170_000 });
     expect(run.code, run.output).toBe(0);
     for (const line of [
       'node-metrics role left out: this machine has no systemd',
@@ -135,16 +140,12 @@ describe('pnpm demo', () => {
     expect(run.output.slice(run.output.lastIndexOf('$ hub status'))).toMatch(/(converged\s+3\s[\s\S]*){3}/);
     await expectCleanedUp(expect, run);
   });
-});
 
-// The failure paths run side by side (each demo has its own temp dir and
-// port) and stop early, so together they cost about one short run.
-describe.concurrent('pnpm demo failing', () => {
   it(
     'fails at the approve step when the revision is invalid, shows why and the logs, and cleans up',
-    { timeout: 90_000 },
+    { timeout: 150_000 },
     async ({ expect }) => {
-      const run = await runDemo({ env: { STEMS_DEMO_BREAK: 'invalid-revision' }, timeoutMs: 80_000 });
+      const run = await runDemo({ env: { STEMS_DEMO_BREAK: 'invalid-revision' }, timeoutMs: 140_000 });
       expect(run.code, run.output).toBe(1);
       expect(run.output).toMatch(/✗ step 7 \(Approve it: the hub signs one bundle per node\) failed/);
       expect(run.output).toContain('STEMS_REVISION_INVALID');
@@ -155,17 +156,44 @@ describe.concurrent('pnpm demo failing', () => {
     },
   );
 
-  it('fails at once when the hub dies mid-way, and cleans up', { timeout: 60_000 }, async ({ expect }) => {
-    const run = await runDemo({ env: { STEMS_DEMO_BREAK: 'kill-hub' }, timeoutMs: 50_000 });
+  it('fails at once when the hub dies mid-way, and cleans up', { timeout: 90_000 }, async ({ expect }) => {
+    const run = await runDemo({ env: { STEMS_DEMO_BREAK: 'kill-hub' }, timeoutMs: 80_000 });
     expect(run.code, run.output).toBe(1);
     expect(run.output).toMatch(/✗ step 3 .* failed: hub serve exited unexpectedly \(SIGKILL\)/);
     await expectCleanedUp(expect, run);
   });
 
-  it('stops everything and removes its temp dir on Ctrl-C', { timeout: 60_000 }, async ({ expect }) => {
+  it('stops everything and removes its temp dir on Ctrl-C', { timeout: 90_000 }, async ({ expect }) => {
     // Step 3 starts once the hub runs; the agents' cleanup is covered by the failures above.
-    const run = await runDemo({ interruptOn: /▸ 3\/13/, timeoutMs: 50_000 });
+    const run = await runDemo({ interruptOn: /▸ 3\/13/, timeoutMs: 80_000 });
     expect(run.code === 130 || run.signal === 'SIGINT', `exit ${run.code} ${run.signal}\n${run.output}`).toBe(true);
     await expectCleanedUp(expect, run);
+  });
+
+  it('--keep leaves the hub and agents running, and its stop script stops them all', { timeout: 180_000 }, async ({ expect }) => {
+    const run = await runDemo({ args: ['--keep'], timeoutMs: 170_000 });
+    try {
+      expect(run.code, run.output).toBe(0);
+      expect(run.output).toContain('hub and agents left running (--keep)');
+      const pids = [...run.output.matchAll(/\bpid (\d+)/g)].map((m) => Number(m[1]));
+      expect(new Set(pids).size).toBe(4);
+      expect(pids.every(alive), 'all four still running').toBe(true);
+      const workdir = workdirOf(run.output) ?? '';
+      // the commands it prints work against what it left running
+      const { stdout } = await exec(join(repoRoot, 'packages/hub/bin/hub'), ['status', '--json'], {
+        env: { ...process.env, STEMS_HUB_DATA: join(workdir, 'hub') },
+      });
+      expect((JSON.parse(stdout) as { nodes: { state: string }[] }).nodes.map((n) => n.state)).toEqual([
+        'converged',
+        'converged',
+        'converged',
+      ]);
+      const stop = run.output.match(/sh (\S+\/stop\.sh)/)?.[1];
+      expect(stop).toBe(join(workdir, 'stop.sh'));
+      await exec('sh', [stop ?? '']);
+      await expectCleanedUp(expect, run);
+    } finally {
+      await reap(run.output);
+    }
   });
 });

@@ -22,14 +22,14 @@ describe('exec resource', () => {
     expect(report.resources[0]).toMatchObject({ outcome: 'changed', changes: ['run echo $HOME; `id`', 'exit 0', 'output: $HOME; `id`'] });
   });
 
-  it('runs in cwd under the root with the given env and a fixed PATH', async () => {
+  it('runs in cwd under the root with the given env, STEMS_ROOT and a fixed PATH', async () => {
     const root = await tempRoot(onTestFinished);
     fs.mkdirSync(`${root}/work`);
     const report = await applyBundle(
-      payloadBuilder().payload([exec('env', ['sh', '-c', 'echo "$GREETING $PATH"; pwd'], { cwd: '/work', env: { GREETING: 'hi' } })]),
+      payloadBuilder().payload([exec('env', ['sh', '-c', 'echo "$GREETING $PATH $STEMS_ROOT"; pwd'], { cwd: '/work', env: { GREETING: 'hi' } })]),
       engine(root),
     );
-    expect(report.resources[0]?.changes[2]).toBe(`output: hi /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n${root}/work`);
+    expect(report.resources[0]?.changes[2]).toBe(`output: hi /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin ${root}\n${root}/work`);
   });
 
   it('skips when creates exists under the root, when unless succeeds, or when onlyif fails', async () => {

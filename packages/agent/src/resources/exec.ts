@@ -15,7 +15,9 @@ function runOptions(resource: ExecResource, ctx: Ctx) {
   return {
     timeoutMs: resource.timeoutMs,
     cwd: resource.cwd === undefined ? undefined : ctx.fs.hostPath(resource.cwd),
-    env: resource.env,
+    // STEMS_ROOT tells a command where the managed tree lives ("/" on a real
+    // node), so a handler can skip touching the host under a test root.
+    env: { STEMS_ROOT: ctx.fs.root === '' ? '/' : ctx.fs.root, ...resource.env },
   };
 }
 

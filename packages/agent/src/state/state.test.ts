@@ -71,6 +71,16 @@ describe('Outbox', () => {
     expect(await restarted.dropped()).toBe(2);
     await restarted.shift(2);
     expect((await new Outbox(dir, 3).list()).map((i) => i.payload.serial)).toEqual([5]);
-    expect(JSON.parse(await readFile(join(dir, 'outbox.json'), 'utf8')).items).toHaveLength(1);
+    expect((await readdir(join(dir, 'outbox'))).filter((n) => n !== 'dropped.json')).toHaveLength(1);
+  });
+
+  it('moves the single-file outbox of earlier versions into its directory, keeping order and the dropped count', async () => {
+    const items = [1, 2].map((serial) => ({ type: 'report', payload: report(serial) }));
+    await writeFile(join(dir, 'outbox.json'), JSON.stringify({ items, dropped: 4 }));
+    const box = new Outbox(dir, 3);
+    await box.push({ type: 'report', payload: report(3) });
+    expect((await box.list()).map((i) => i.payload.serial)).toEqual([1, 2, 3]);
+    expect(await box.dropped()).toBe(4);
+    await expect(stat(join(dir, 'outbox.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
