@@ -7,6 +7,7 @@
  * `stems-agent run`.
  *
  *   npx tsx bench/agent-apply.ts [--files 1000] [--runs 5] [--idle-sec 30] [--write] [--cpu-prof DIR]
+ *     [--work DIR (keep the set-up and reuse it next time)] [--quick (agent only: no floor, no idle)]
  *
  * The bundle is made the way a user makes it: a git repo, a real hub
  * (`hub init`, `hub serve`), a real agent enrolled with a join token that
@@ -187,6 +188,18 @@ async function idleRss(env: NodeJS.ProcessEnv, seconds: number): Promise<{ rssKi
 const fmt = (samples: Sample[]) => `${Math.round(median(samples.map((s) => s.ms)))} ms ${spread(samples.map((s) => s.ms))}`;
 const rss = (samples: Sample[]) => `${(Math.max(...samples.map((s) => s.rssKiB)) / 1024).toFixed(0)} MB`;
 
+/** The hand-written "what we found" part of the section survives a re-run (it follows FINDINGS). */
+const FINDINGS = '\n### What we found and changed';
+async function keptFindings(heading: string): Promise<string> {
+  const text = await readFile('bench/RESULTS.md', 'utf8').catch(() => '');
+  const start = text.indexOf(heading);
+  if (start < 0) return '';
+  const end = text.indexOf('\n## ', start + 1);
+  const section = text.slice(start, end < 0 ? undefined : end + 1);
+  const at = section.indexOf(FINDINGS);
+  return at < 0 ? '' : section.slice(at);
+}
+
 async function main(): Promise<void> {
   assertBuilt();
   const work = args.work ?? (await mkdtemp(join(tmpdir(), 'stems-bench-')));
@@ -209,7 +222,8 @@ async function main(): Promise<void> {
     const [agentCmd, ...agentArgs] = args['agent-cmd']?.split(' ') ?? [AGENT_BIN];
     const agent = await measure(() => timed(agentCmd as string, [...agentArgs, 'apply', '--once'], env), reset);
     if (args.quick) {
-      for (const phase of ['first', 'noop', 'repair'] as const) console.log(`${phase}: ${fmt(agent[phase])}, peak RSS ${rss(agent[phase])}`);
+      for (const phase of ['first', 'noop', 'repair'] as const)
+        console.log(`${phase}: ${fmt(agent[phase])}, peak RSS ${rss(agent[phase])}`);
       return;
     }
     const floorRoot = join(work, 'floor');
@@ -238,7 +252,7 @@ async function main(): Promise<void> {
     console.log(table);
     if (args.write) {
       const heading = `## Agent apply (${FILES} templated files)`;
-      await replaceSection('bench/RESULTS.md', heading, `${heading}\n\n${table}\n`);
+      await replaceSection('bench/RESULTS.md', heading, `${heading}\n\n${table}\n${await keptFindings(heading)}`);
     }
   } finally {
     if (args.work === undefined) await rm(work, { recursive: true, force: true });

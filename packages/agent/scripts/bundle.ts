@@ -7,6 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { writeFileAtomic } from '../../shared/src/fs-atomic.js';
@@ -30,6 +32,71 @@ const bakedVersion: Plugin = {
   },
 };
 
+/**
+ * zod re-exports every translation of its messages (`z.locales`, a fifth of
+ * the bundle) and the bundle would parse and initialise all of them at each
+ * start; stems only ever uses English, which zod configures from locales/en.js
+ * directly. The namespace becomes English only.
+ */
+const zodDir = dirname(dirname(createRequire(pkgDir).resolve('zod/v4/core')));
+const englishOnly: Plugin = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.resolveDir.startsWith(zodDir) ? { path: `${zodDir}/locales/index.js`, namespace: 'zod-english-only' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, () => ({
+      contents: `export { default as en } from ${JSON.stringify(`${zodDir}/locales/en.js`)};`,
+      loader: 'js',
+      resolveDir: `${zodDir}/locales`,
+    }));
+  },
+};
+
+/**
+ * Big dependencies only the daemon or a facts refresh use (systeminformation,
+ * ws) are embedded as text and compiled on first import: V8 scans a string
+ * literal far faster than it pre-parses code, and one-shot commands such as
+ * `apply --once` never import them. Each becomes a CommonJS function body.
+ */
+const DEFERRED: Record<string, string[]> = { systeminformation: [], ws: ['WebSocket', 'WebSocketServer'] };
+const deferred: Plugin = {
+  name: 'deferred-compile',
+  setup(b) {
+    b.onResolve({ filter: /^(systeminformation|ws)$/ }, (args) =>
+      args.namespace === 'deferred' ? undefined : { path: args.path, namespace: 'deferred' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'deferred' }, async (args) => {
+      const built = await build({
+        entryPoints: [createRequire(pkgDir).resolve(args.path)],
+        bundle: true,
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        minifyWhitespace: true,
+        minifySyntax: true,
+        legalComments: 'none',
+        write: false,
+        external: ['bufferutil', 'utf-8-validate'],
+        logLevel: 'warning',
+      });
+      const code = built.outputFiles[0]?.text ?? '';
+      const named = (DEFERRED[args.path] ?? []).map((n) => `export const ${n} = mod.exports.${n};`).join('\n');
+      return {
+        contents: [
+          "import { createRequire } from 'node:module';",
+          "import { compileFunction } from 'node:vm';",
+          `const mod = { exports: {} };`,
+          `compileFunction(${JSON.stringify(code)}, ['module', 'exports', 'require'], { filename: ${JSON.stringify(`stems-agent.mjs/${args.path}`)} })(mod, mod.exports, createRequire(import.meta.url));`,
+          'export default mod.exports;',
+          named,
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+};
+
 const started = Date.now();
 const result = await build({
   entryPoints: [`${pkgDir}src/cli/main.ts`],
@@ -37,9 +104,11 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  minify: true,
-  // Named for stack traces a user may paste into a bug report.
-  keepNames: true,
+  // Identifiers stay as written, for stack traces a user may paste into a bug
+  // report; that costs nothing at run time, unlike keepNames (a __name()
+  // call per function and class at every start).
+  minifyWhitespace: true,
+  minifySyntax: true,
   legalComments: 'none',
   write: false,
   outfile: outFile,
@@ -47,7 +116,7 @@ const result = await build({
   alias: { '@stems/shared': `${pkgDir}../shared/src/index.ts` },
   // ws loads these native speed-ups inside try/catch and works without them.
   external: ['bufferutil', 'utf-8-validate'],
-  plugins: [bakedVersion],
+  plugins: [bakedVersion, englishOnly, deferred],
   // CommonJS dependencies (systeminformation, pino, handlebars…) call require()
   // at run time; an ESM file has none, so give it one.
   banner: {

@@ -2,7 +2,7 @@ import { type DirectoryResource, StemsError } from '@stems/shared';
 import type { Entry } from '../system/safe-fs.js';
 import { symlinkError } from '../system/safe-fs.js';
 import { removeIfEmptyDir } from './file.js';
-import { type Ctx, formatMode, type Handle, parseMode, type Step } from './types.js';
+import { type Ctx, formatMode, type Handle, parseMode, planMeta, type Step } from './types.js';
 
 /** Default mode of a managed directory when the repo gives none. */
 export const DEFAULT_DIR_MODE = 0o755;
@@ -48,18 +48,7 @@ export function planDirectory(desired: DirectoryDesired, actual: DirectoryActual
     return { action: 'update', changes: [`${entry.kind} in the way`], aspects: ['type'], error };
   }
   const step: Step = { action: 'update', changes: [], aspects: [] };
-  if (entry.mode !== desired.mode) {
-    step.changes.push(`mode ${formatMode(entry.mode)} → ${formatMode(desired.mode)}`);
-    step.aspects.push('mode');
-  }
-  if (desired.uid !== undefined && entry.uid !== desired.uid) {
-    step.changes.push(`owner ${actual.ownerName} → ${desired.owner}`);
-    step.aspects.push('owner');
-  }
-  if (desired.gid !== undefined && entry.gid !== desired.gid) {
-    step.changes.push(`group ${actual.groupName} → ${desired.group}`);
-    step.aspects.push('group');
-  }
+  planMeta(step, desired, actual);
   return step.changes.length === 0 ? undefined : step;
 }
 

@@ -26,10 +26,14 @@ describe('exec resource', () => {
     const root = await tempRoot(onTestFinished);
     fs.mkdirSync(`${root}/work`);
     const report = await applyBundle(
-      payloadBuilder().payload([exec('env', ['sh', '-c', 'echo "$GREETING $PATH $STEMS_ROOT"; pwd'], { cwd: '/work', env: { GREETING: 'hi' } })]),
+      payloadBuilder().payload([
+        exec('env', ['sh', '-c', 'echo "$GREETING $PATH $STEMS_ROOT"; pwd'], { cwd: '/work', env: { GREETING: 'hi' } }),
+      ]),
       engine(root),
     );
-    expect(report.resources[0]?.changes[2]).toBe(`output: hi /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin ${root}\n${root}/work`);
+    expect(report.resources[0]?.changes[2]).toBe(
+      `output: hi /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin ${root}\n${root}/work`,
+    );
   });
 
   it('skips when creates exists under the root, when unless succeeds, or when onlyif fails', async () => {

@@ -2,7 +2,7 @@ import { type FileResource, renderBody, StemsError } from '@stems/shared';
 import type { Entry, Meta } from '../system/safe-fs.js';
 import { symlinkError } from '../system/safe-fs.js';
 import { textDiff } from './_text.js';
-import { type Ctx, formatMode, type Handle, parseMode, type Step } from './types.js';
+import { type Ctx, formatMode, type Handle, parseMode, planMeta, type Step } from './types.js';
 
 /** Default mode of a managed file when the repo gives none. */
 export const DEFAULT_FILE_MODE = 0o644;
@@ -78,18 +78,7 @@ export function planFile(desired: FileDesired, actual: FileActual): Step | undef
     step.aspects.push('content');
     Object.assign(step, diff(actual.bytes));
   }
-  if (entry.mode !== desired.mode) {
-    step.changes.push(`mode ${formatMode(entry.mode)} → ${formatMode(desired.mode)}`);
-    step.aspects.push('mode');
-  }
-  if (desired.uid !== undefined && entry.uid !== desired.uid) {
-    step.changes.push(`owner ${actual.ownerName} → ${desired.owner}`);
-    step.aspects.push('owner');
-  }
-  if (desired.gid !== undefined && entry.gid !== desired.gid) {
-    step.changes.push(`group ${actual.groupName} → ${desired.group}`);
-    step.aspects.push('group');
-  }
+  planMeta(step, desired, actual);
   return step.changes.length === 0 ? undefined : step;
 }
 

@@ -62,3 +62,34 @@ export function formatMode(mode: number): string {
 export function parseMode(mode: string | undefined, fallback: number): number {
   return mode === undefined ? fallback : Number.parseInt(mode, 8);
 }
+
+/** What mode/owner/group planning needs: the wanted metadata and what is on disk. */
+export interface MetaWanted {
+  mode: number;
+  uid?: number | undefined;
+  gid?: number | undefined;
+  owner?: string | undefined;
+  group?: string | undefined;
+}
+export interface MetaSeen {
+  entry: { mode: number; uid: number; gid: number };
+  ownerName: string;
+  groupName: string;
+}
+
+/** Adds the mode, owner and group differences to a step (files and directories alike). */
+export function planMeta(step: Step, desired: MetaWanted, actual: MetaSeen): void {
+  const { entry } = actual;
+  if (entry.mode !== desired.mode) {
+    step.changes.push(`mode ${formatMode(entry.mode)} → ${formatMode(desired.mode)}`);
+    step.aspects.push('mode');
+  }
+  if (desired.uid !== undefined && entry.uid !== desired.uid) {
+    step.changes.push(`owner ${actual.ownerName} → ${desired.owner}`);
+    step.aspects.push('owner');
+  }
+  if (desired.gid !== undefined && entry.gid !== desired.gid) {
+    step.changes.push(`group ${actual.groupName} → ${desired.group}`);
+    step.aspects.push('group');
+  }
+}
