@@ -2,7 +2,7 @@ import type { ApproveResult } from './approval/approve.js';
 import type { NodeAction } from './node-actions.js';
 import type { NodeView, RevisionView } from './revision-list.js';
 import type { HubStatus } from './status.js';
-import type { Role } from './store/tokens.js';
+import type { Role, TokenRecord } from './store/tokens.js';
 import type { SyncResult } from './sync.js';
 
 /** Per-node change preview of a revision (mirrors compiler/diff NodeDiff). */
@@ -35,6 +35,8 @@ export interface HubApi {
   nodeAction(name: string, action: NodeAction): Promise<NodeView>;
   createToken(role: Role, name?: string): Promise<{ name: string; role: Role; token: string }>;
   createJoinToken(ttlSec?: number): Promise<{ token: string; expiresAt: string }>;
+  listTokens(): Promise<TokenRecord[]>;
+  revokeToken(name: string): Promise<{ name: string; revoked: true }>;
   sync(): Promise<SyncResult>;
   close(): Promise<void>;
 }

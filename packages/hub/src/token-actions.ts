@@ -1,6 +1,9 @@
 import { StemsError } from '@stems/shared';
 import type { HubCore } from './core.js';
-import type { Role } from './store/tokens.js';
+import type { Role, TokenRecord } from './store/tokens.js';
+
+/** Name of the admin token `hub serve` renews at each start for commands on the hub host. */
+export const LOCAL_TOKEN_NAME = 'local';
 
 /** Join tokens live one hour unless told otherwise. @default 3600 */
 export const DEFAULT_JOIN_TTL_SEC = 3600;
@@ -19,6 +22,32 @@ export function createToken(hub: HubCore, req: { role: Role; name?: string; by: 
     const token = hub.store.tokens.create({ name, role: req.role, at, by: req.by });
     hub.store.audit.append({ at, actor: req.by, action: 'token.create', target: name, details: { role: req.role } });
     return { name, role: req.role, token };
+  });
+}
+
+/** The API tokens (names, roles, who made them); secrets are never kept. */
+export function listTokens(hub: HubCore): TokenRecord[] {
+  return hub.store.tokens.list();
+}
+
+/** Revokes an API token by name: requests carrying it get 401 from now on. Audited. */
+export function revokeToken(hub: HubCore, req: { name: string; by: string }): { name: string; revoked: true } {
+  if (req.name === LOCAL_TOKEN_NAME) {
+    throw new StemsError('STEMS_REQUEST_INVALID', `The "${LOCAL_TOKEN_NAME}" token is the hub host's own and is renewed at every start`, {
+      hint: 'Revoke the tokens you created; `hub token list` shows them.',
+      statusCode: 409,
+    });
+  }
+  const at = hub.now().toISOString();
+  return hub.store.transaction(() => {
+    if (!hub.store.tokens.revoke(req.name)) {
+      throw new StemsError('STEMS_NOT_FOUND', `No token is named "${req.name}"`, {
+        hint: '`hub token list` shows the names.',
+        statusCode: 404,
+      });
+    }
+    hub.store.audit.append({ at, actor: req.by, action: 'token.revoke', target: req.name, details: {} });
+    return { name: req.name, revoked: true as const };
   });
 }
 

@@ -54,6 +54,22 @@ async function freePort(): Promise<number> {
 }
 
 describe('hub CLI on the hub host', () => {
+  it('token list shows names and roles but no secret; token revoke makes one stop working', async () => {
+    const { repo, hub } = await setup();
+    expect((await hub('init', '--repo', repo.dir)).code).toBe(0);
+    const created = JSON.parse((await hub('token', 'create', '--role', 'viewer', '--name', 'temp', '--json')).out);
+    const listed = await hub('token', 'list');
+    expect(listed.out).toMatch(/^NAME\s+ROLE/);
+    expect(listed.out).toMatch(/temp\s+viewer/);
+    expect(listed.out).not.toContain(created.token);
+    expect((await hub('token', 'revoke', 'temp')).out).toContain('revoked token temp');
+    expect((await hub('token', 'list')).out).not.toMatch(/temp\s+viewer/);
+    const again = await hub('token', 'revoke', 'temp');
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('STEMS_NOT_FOUND');
+    expect((await hub('token', 'revoke')).code).toBe(2);
+  });
+
   it('init, key, token create, sync, revisions, diff, approve and nodes work from the data dir', async () => {
     const { repo, data, hub } = await setup();
     const init = await hub('init', '--repo', repo.dir);

@@ -70,6 +70,8 @@ export function httpApi(baseUrl: string, auth: ClientAuth, timeoutMs = REQUEST_T
     nodeAction: (name, action) => call('POST', `/nodes/${q(name)}/${action}`),
     createToken: (role, name) => call('POST', '/tokens', { role, ...(name ? { name } : {}) }),
     createJoinToken: (ttlSec) => call('POST', '/join-tokens', ttlSec ? { ttlSec } : {}),
+    listTokens: () => call('GET', '/tokens'),
+    revokeToken: (name) => call('POST', `/tokens/${q(name)}/revoke`),
     sync: () => call('POST', '/sync'),
     close: async () => undefined,
   };

@@ -5,7 +5,7 @@ import { changeNodeState } from '../node-actions.js';
 import { listNodes, listRevisions } from '../revision-list.js';
 import { buildStatus } from '../status.js';
 import { syncOnce } from '../sync.js';
-import { createJoinToken, createToken } from '../token-actions.js';
+import { createJoinToken, createToken, listTokens, revokeToken } from '../token-actions.js';
 
 /** Actor name of admin commands run on the hub host without a token. */
 export const LOCAL_ACTOR = 'local';
@@ -26,6 +26,8 @@ export function localApi(hub: HubCore, diff: HubApi['diff']): HubApi {
     },
     createToken: async (role, name) => createToken(hub, { role, by, ...(name ? { name } : {}) }),
     createJoinToken: async (ttlSec) => createJoinToken(hub, { by, ...(ttlSec ? { ttlSec } : {}) }),
+    listTokens: async () => listTokens(hub),
+    revokeToken: async (name) => revokeToken(hub, { name, by }),
     sync: () => syncOnce(hub),
     close: async () => hub.store.close(),
   };

@@ -98,6 +98,31 @@ describe('API auth and errors', () => {
     expect(all).not.toContain(join.json().token);
   });
 
+  it('an admin lists tokens (no secrets) and revokes one: it stops working at once, audited', async () => {
+    const hub = await testHub();
+    const admin = hub.token('admin');
+    const created = await hub.app.inject({
+      method: 'POST',
+      url: '/api/v1/tokens',
+      headers: auth(admin),
+      payload: { role: 'viewer', name: 'alice' },
+    });
+    const alice = created.json().token as string;
+    expect((await hub.app.inject({ method: 'GET', url: '/api/v1/status', headers: auth(alice) })).statusCode).toBe(200);
+    const list = await hub.app.inject({ method: 'GET', url: '/api/v1/tokens', headers: auth(admin) });
+    expect(list.json().map((t: { name: string; role: string }) => [t.name, t.role])).toContainEqual(['alice', 'viewer']);
+    expect(list.body).not.toContain(alice);
+    const viewerTry = await hub.app.inject({ method: 'POST', url: '/api/v1/tokens/alice/revoke', headers: auth(alice) });
+    expect(viewerTry.statusCode).toBe(403);
+    const revoked = await hub.app.inject({ method: 'POST', url: '/api/v1/tokens/alice/revoke', headers: auth(admin) });
+    expect(revoked.json()).toEqual({ name: 'alice', revoked: true });
+    expect((await hub.app.inject({ method: 'GET', url: '/api/v1/status', headers: auth(alice) })).statusCode).toBe(401);
+    expect(hub.app.hub.store.audit.list().map((a) => [a.action, a.target])).toContainEqual(['token.revoke', 'alice']);
+    const again = await hub.app.inject({ method: 'POST', url: '/api/v1/tokens/alice/revoke', headers: auth(admin) });
+    expect(again.statusCode).toBe(404);
+    expect(again.json().error.code).toBe('STEMS_NOT_FOUND');
+  });
+
   it('node actions need an operator and a known node', async () => {
     const hub = await testHub();
     const op = hub.token('operator');

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { actorOf } from '../plugins/auth.js';
-import { createJoinToken, createToken } from '../token-actions.js';
+import { createJoinToken, createToken, listTokens, revokeToken } from '../token-actions.js';
 
 const TokenBody = z.strictObject({
   role: z.enum(['viewer', 'operator', 'admin']),
@@ -10,6 +10,7 @@ const TokenBody = z.strictObject({
     .regex(/^[A-Za-z0-9._-]{1,64}$/)
     .optional(),
 });
+const TokenParams = z.strictObject({ name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/) });
 const JoinBody = z.strictObject({
   ttlSec: z
     .number()
@@ -19,7 +20,7 @@ const JoinBody = z.strictObject({
     .optional(),
 });
 
-/** POST /tokens and POST /join-tokens (admin); secrets are in the response only. */
+/** Tokens (admin): create, list, revoke; join tokens. Secrets are in the create response only. */
 export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Body: z.infer<typeof TokenBody> }>(
     '/tokens',
@@ -27,6 +28,14 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     async (request, reply) => {
       return reply.code(201).send(createToken(app.hub, { ...request.body, by: actorOf(request) }));
     },
+  );
+
+  app.get('/tokens', { config: { access: 'admin' } }, async () => listTokens(app.hub));
+
+  app.post<{ Params: z.infer<typeof TokenParams> }>(
+    '/tokens/:name/revoke',
+    { config: { access: 'admin' }, schema: { params: TokenParams } },
+    async (request) => revokeToken(app.hub, { name: request.params.name, by: actorOf(request) }),
   );
 
   app.post<{ Body: z.infer<typeof JoinBody> }>(

@@ -4,6 +4,7 @@ export type AuditAction =
   | 'approve'
   | 'rollback'
   | 'resign'
+  | 'token.revoke'
   | 'node.accept'
   | 'node.reject'
   | 'node.revoke'

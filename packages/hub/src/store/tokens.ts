@@ -49,6 +49,19 @@ export function tokenStore(db: Db) {
         .get(hashToken(secret));
       return row && { name: row.name, role: row.role, createdAt: row.created_at, createdBy: row.created_by };
     },
+    /** Every API token's name, role and origin (never a secret: only hashes are kept). */
+    list(): TokenRecord[] {
+      return db
+        .prepare<[], { name: string; role: Role; created_at: string; created_by: string }>(
+          'SELECT name, role, created_at, created_by FROM tokens ORDER BY created_at, name',
+        )
+        .all()
+        .map((row) => ({ name: row.name, role: row.role, createdAt: row.created_at, createdBy: row.created_by }));
+    },
+    /** Deletes a token: it stops working at once. False when there is none of that name. */
+    revoke(name: string): boolean {
+      return db.prepare('DELETE FROM tokens WHERE name = ?').run(name).changes === 1;
+    },
     count(): number {
       return db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM tokens').get()?.n ?? 0;
     },

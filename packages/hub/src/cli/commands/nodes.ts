@@ -1,5 +1,6 @@
 import type { NodeAction } from '../../node-actions.js';
 import type { NodeView } from '../../revision-list.js';
+import type { Role, TokenRecord } from '../../store/tokens.js';
 import { CLIENT_OPTIONS, CLIENT_USAGE, defineCommand, parseSeconds, usageError } from '../command.js';
 import { withApi } from '../connect.js';
 import { ago, table } from '../format.js';
@@ -38,24 +39,45 @@ ${CLIENT_USAGE}`,
 
 export const tokenCommand = defineCommand({
   name: 'token',
-  summary: 'create an API token (printed once)',
+  summary: 'create, list or revoke API tokens',
   usage: `hub token create --role viewer|operator|admin [--name NAME] [--json] [connection options]
+hub token list [--json] [connection options]
+hub token revoke NAME [--json] [connection options]
 
-The token is printed once; the hub keeps only its hash. On the hub host
-(--data, no --hub) this works before any token exists.
+create prints the token once; the hub keeps only its hash. On the hub host
+(--data, no --hub) this works before any token exists. revoke makes a token
+stop working at once (audited); list shows names and roles, never secrets.
 
 ${CLIENT_USAGE}`,
   options: { ...CLIENT_OPTIONS, role: { type: 'string' }, name: { type: 'string' } },
-  positionals: { min: 1, max: 1 },
-  run: (input) => {
-    if (input.positionals[0] !== 'create') throw usageError('Usage: hub token create --role viewer|operator|admin');
+  positionals: { min: 1, max: 2 },
+  run: async (input): Promise<TokenCommandResult> => {
+    const [action, name] = input.positionals;
+    if (action === 'list') return { kind: 'list', tokens: await withApi(input, (api) => api.listTokens()) };
+    if (action === 'revoke') {
+      if (!name) throw usageError('Usage: hub token revoke NAME');
+      return { kind: 'revoke', ...(await withApi(input, (api) => api.revokeToken(name))) };
+    }
+    if (action !== 'create') throw usageError('Usage: hub token create|list|revoke (see hub token --help)');
     const role = input.values.role;
     if (role !== 'viewer' && role !== 'operator' && role !== 'admin') throw usageError('--role must be viewer, operator or admin');
-    const name = typeof input.values.name === 'string' ? input.values.name : undefined;
-    return withApi(input, (api) => api.createToken(role, name));
+    const tokenName = typeof input.values.name === 'string' ? input.values.name : undefined;
+    return { kind: 'create', ...(await withApi(input, (api) => api.createToken(role, tokenName))) };
   },
-  render: (r) => r.token,
+  render: (r) => {
+    if (r.kind === 'create') return r.token;
+    if (r.kind === 'revoke') return `revoked token ${r.name}`;
+    return table(
+      ['NAME', 'ROLE', 'CREATED', 'BY'],
+      r.tokens.map((t) => [t.name, t.role, t.createdAt, t.createdBy]),
+    );
+  },
 });
+
+type TokenCommandResult =
+  | { kind: 'create'; name: string; role: Role; token: string }
+  | { kind: 'list'; tokens: TokenRecord[] }
+  | { kind: 'revoke'; name: string; revoked: true };
 
 export const joinTokenCommand = defineCommand({
   name: 'join-token',

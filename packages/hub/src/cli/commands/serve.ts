@@ -4,6 +4,7 @@ import { buildHub } from '../../app.js';
 import { splitListen } from '../../config.js';
 import { createLogger } from '../../logger.js';
 import { openHubParts } from '../../runtime.js';
+import { LOCAL_TOKEN_NAME } from '../../token-actions.js';
 import { defineCommand } from '../command.js';
 import { dataDirOf, LOCAL_TOKEN_FILE } from '../connect.js';
 
@@ -33,7 +34,7 @@ of this checkout).`,
     const parts = await openHubParts(dataDir, logger);
     const app = await buildHub({ ...parts, agentBundlePath: input.env.STEMS_AGENT_BUNDLE });
     // A fresh local admin token per start: admin commands on this host go through the server.
-    const secret = parts.store.tokens.replace({ name: 'local', role: 'admin', at: new Date().toISOString(), by: 'hub serve' });
+    const secret = parts.store.tokens.replace({ name: LOCAL_TOKEN_NAME, role: 'admin', at: new Date().toISOString(), by: 'hub serve' });
     await writeFileAtomic(join(dataDir, LOCAL_TOKEN_FILE), `${secret}\n`, { mode: 0o600 });
     const listen = typeof input.values.listen === 'string' ? input.values.listen : parts.config.listen;
     const { host, port } = splitListen(listen);
