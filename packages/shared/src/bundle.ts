@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ClusterName, GroupName, NodeName } from './cluster.js';
-import { OnFailurePolicy, Resource, Sha256Hex, Vars } from './resources.js';
+import { OnFailurePolicy, Vars } from './fields.js';
+import { Resource, Sha256Hex } from './resources.js';
 
 export const BUNDLE_FORMAT = 'stems.bundle/v1';
 /** Bundles larger than this are refused before parsing. @default 8 MiB */

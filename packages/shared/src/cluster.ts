@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DriftPolicy, OnFailurePolicy, protoSafeRecord, RepoResource, Vars } from './resources.js';
+import { DriftPolicy, OnFailurePolicy, protoSafeRecord, Vars } from './fields.js';
+import { RepoResource } from './resources.js';
 
 const Name = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'names are lowercase letters, digits and "-" (like a hostname)');
 export const NodeName = Name;

@@ -14,6 +14,7 @@ export {
   toStemsError,
 } from './errors.js';
 export { Facts } from './facts.js';
+export { DriftPolicy, Duration, durationMs, OnFailurePolicy, protoSafeRecord, Vars } from './fields.js';
 export { type AtomicWriteOptions, fsyncDir, writeFileAtomic } from './fs-atomic.js';
 export { assertManagedPath, assertRepoRelativePath, managedPathProblem, RESERVED_PATH_PREFIXES } from './paths.js';
 export { fileBytes, type RenderSource, renderBody, resourceApplies, templateContext } from './render.js';
@@ -45,15 +46,10 @@ export {
   Body,
   DEFAULT_EXEC_TIMEOUT_MS,
   DirectoryResource,
-  DriftPolicy,
-  Duration,
-  durationMs,
   ExecResource,
   FileResource,
-  OnFailurePolicy,
   ownedKeys,
   PackageResource,
-  protoSafeRecord,
   RESOURCE_TYPES,
   RepoResource,
   Resource,
@@ -63,7 +59,6 @@ export {
   SymlinkResource,
   UNIT_DIR,
   UnitResource,
-  Vars,
 } from './resources.js';
 export {
   decodePublicKey,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isStemsError } from './errors.js';
+import { ManagedPath } from './fields.js';
 import { assertManagedPath, assertRepoRelativePath, managedPathProblem, RESERVED_PATH_PREFIXES } from './paths.js';
-import { ManagedPath } from './resources.js';
 
 type PathCode = 'STEMS_PATH_INVALID' | 'STEMS_PATH_TRAVERSAL' | 'STEMS_PATH_FORBIDDEN';
 

@@ -1,6 +1,7 @@
 import type { BundlePayload } from './bundle.js';
 import type { Facts } from './facts.js';
-import type { Body, Vars } from './resources.js';
+import type { Vars } from './fields.js';
+import type { Body } from './resources.js';
 import { type CompiledTemplate, compileTemplate, evaluateCondition, type TemplateContext } from './template.js';
 
 /** What rendering needs from a bundle payload (the hub's preview builds the same shape). */

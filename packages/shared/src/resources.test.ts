@@ -2,18 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { makeBundlePayload } from './_test-bundle.js';
 import { BundlePayload } from './bundle.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
-import {
-  AccountName,
-  Duration,
-  durationMs,
-  FileMode,
-  ownedKeys,
-  RepoResource,
-  Resource,
-  repoResourceType,
-  UnitName,
-  Vars,
-} from './resources.js';
+import { AccountName, Duration, durationMs, FileMode, UnitName, Vars } from './fields.js';
+import { ownedKeys, RepoResource, Resource, repoResourceType } from './resources.js';
 
 describe('field rules', () => {
   it('modes are octal strings', () => {

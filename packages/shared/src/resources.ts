@@ -15,24 +15,6 @@ import {
   Vars,
 } from './fields.js';
 
-// The field rules used to live here; re-exported so existing imports keep working.
-export {
-  AccountName,
-  DriftPolicy,
-  Duration,
-  durationMs,
-  FileMode,
-  ManagedPath,
-  OnFailurePolicy,
-  PackageName,
-  protoSafeRecord,
-  RepoRelativePath,
-  ResourceId,
-  ResourcePolicy,
-  UnitName,
-  Vars,
-} from './fields.js';
-
 // ---------------------------------------------------------------------------
 // Repo form: what a role.yaml lists. Each resource is a map with exactly one
 // type key (file, directory, symlink, absent, unit, exec, package).
