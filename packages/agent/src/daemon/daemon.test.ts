@@ -46,7 +46,12 @@ describe('Daemon drift loop', () => {
       await chmod(join(drifty.root, 'etc/app'), 0o700);
       // a fresh Outbox reads the file the daemon wrote (each instance caches what it read)
       const driftItems = async () => (await new Outbox(drifty.stateDir).list()).flatMap((i) => (i.type === 'drift' ? i.payload.items : []));
-      await until(async () => (await driftItems()).some((i) => i.status === 'repaired')).finally(() => daemon.stop());
+      // the two edits may land in different checks: wait for both reports
+      const seen = async () => {
+        const items = await driftItems();
+        return items.some((i) => i.status === 'repaired') && items.some((i) => i.id === 'directory:/etc/app');
+      };
+      await until(seen).finally(() => daemon.stop());
 
       expect(await readFile(motd, 'utf8')).toBe(MOTD_RENDERED);
       expect((await stat(join(drifty.root, 'etc/app'))).mode & 0o777).toBe(0o700); // report only: left as found
