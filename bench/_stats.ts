@@ -7,6 +7,12 @@ export function stats(samples: number[]): { median: number; min: number; max: nu
   return { median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number };
 }
 
+/** The p-th percentile (0–100) by nearest rank. */
+export function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
 export const median = (samples: number[]): number => stats(samples).median;
 
 /** "[min–max]" in whole milliseconds. */

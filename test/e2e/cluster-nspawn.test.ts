@@ -6,7 +6,17 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeNeeding } from '../helpers/capabilities.js';
 import { commitFiles, type GitHttpServer, type GitRepo, makeGitRepo, type RepoFiles, serveGitHttp } from '../helpers/git-http.js';
-import { assertBuilt, type Daemon, eventually, freePort, HUB_BIN, runCli, runOk, startDaemon } from '../helpers/processes.js';
+import {
+  assertBuilt,
+  type Daemon,
+  eventually,
+  freePort,
+  HUB_BIN,
+  runCli,
+  runOk,
+  startDaemon,
+  waitForRevision,
+} from '../helpers/processes.js';
 import { bootNodes, ensureRootfs, type Testbed, type TestbedNode, teardown } from '../helpers/testbed/index.js';
 
 /**
@@ -91,14 +101,7 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
     return byName(name).exec(['sh', '-c', pipeline], { timeoutMs: 60_000 });
   };
   const joinToken = async () => JSON.parse(await hubCli('join-token', 'create', '--json')).token as string;
-  const waitRevision = (commit: string) =>
-    eventually(
-      async () => {
-        const list = JSON.parse(await hubCli('revisions', '--json')) as { commit: string; state: string }[];
-        return list[0]?.commit === commit ? list[0] : undefined;
-      },
-      `revision ${commit.slice(0, 10)}`,
-    );
+  const waitRevision = (commit: string) => waitForRevision(hubCli, commit);
 
   beforeAll(async () => {
     assertBuilt();

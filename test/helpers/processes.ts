@@ -143,3 +143,17 @@ export async function eventually<T>(check: () => Promise<T | undefined>, what: s
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
+
+/** Waits until the hub's newest revision is `commit` (the hub fetched it), and returns that revision row. */
+export function waitForRevision(
+  hubCli: (...args: string[]) => Promise<string>,
+  commit: string,
+): Promise<{ commit: string; state: string }> {
+  return eventually(
+    async () => {
+      const list = JSON.parse(await hubCli('revisions', '--json')) as { commit: string; state: string }[];
+      return list[0]?.commit === commit ? list[0] : undefined;
+    },
+    `revision ${commit.slice(0, 10)}`,
+  );
+}

@@ -2,8 +2,10 @@
  * Bundles the agent into ONE self-contained ESM file, dist/stems-agent.mjs,
  * that runs with nothing but `node` (no node_modules): this is what the hub
  * serves at /agent/stems-agent.mjs and what nodes install to
- * /opt/stems/agent/stems-agent.mjs. Writes dist/stems-agent.mjs.sha256 next
- * to it (`sha256sum -c` format). Run: `pnpm --filter @stems/agent bundle`.
+ * /opt/stems/agent/stems-agent.mjs. The code is bundled as CommonJS and
+ * embedded as a string in a small ESM loader (scripts/bundle-loader.ts) that
+ * keeps a V8 code cache. Writes dist/stems-agent.mjs.sha256 next to it
+ * (`sha256sum -c` format). Run: `pnpm --filter @stems/agent bundle`.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -84,10 +86,9 @@ const deferred: Plugin = {
       const named = (DEFERRED[args.path] ?? []).map((n) => `export const ${n} = mod.exports.${n};`).join('\n');
       return {
         contents: [
-          "import { createRequire } from 'node:module';",
           "import { compileFunction } from 'node:vm';",
           `const mod = { exports: {} };`,
-          `compileFunction(${JSON.stringify(code)}, ['module', 'exports', 'require'], { filename: ${JSON.stringify(`stems-agent.mjs/${args.path}`)} })(mod, mod.exports, createRequire(import.meta.url));`,
+          `compileFunction(${JSON.stringify(code)}, ['module', 'exports', 'require'], { filename: ${JSON.stringify(`stems-agent.mjs/${args.path}`)} })(mod, mod.exports, require);`,
           'export default mod.exports;',
           named,
         ].join('\n'),
@@ -98,12 +99,13 @@ const deferred: Plugin = {
 };
 
 const started = Date.now();
-const result = await build({
+const code = await build({
   entryPoints: [`${pkgDir}src/cli/main.ts`],
   bundle: true,
   platform: 'node',
   target: 'node20',
-  format: 'esm',
+  // CommonJS, so the loader can compile it with vm.Script and a code cache.
+  format: 'cjs',
   // Identifiers stay as written, for stack traces a user may paste into a bug
   // report; that costs nothing at run time, unlike keepNames (a __name()
   // call per function and class at every start).
@@ -111,22 +113,26 @@ const result = await build({
   minifySyntax: true,
   legalComments: 'none',
   write: false,
-  outfile: outFile,
   // The workspace package from source, so the bundle never lags a stale dist.
   alias: { '@stems/shared': `${pkgDir}../shared/src/index.ts` },
   // ws loads these native speed-ups inside try/catch and works without them.
   external: ['bufferutil', 'utf-8-validate'],
   plugins: [bakedVersion, englishOnly, deferred],
-  // CommonJS dependencies (systeminformation, pino, handlebars…) call require()
-  // at run time; an ESM file has none, so give it one.
-  banner: {
-    js: [
-      '#!/usr/bin/env node',
-      `// stems-agent ${version}: one self-contained file, run with Node.js >= 20.`,
-      "import { createRequire as __stemsCreateRequire } from 'node:module';",
-      'const require = __stemsCreateRequire(import.meta.url);',
-    ].join('\n'),
-  },
+  logLevel: 'warning',
+});
+const cjs = code.outputFiles[0]?.text;
+if (cjs === undefined) throw new Error('esbuild produced no code');
+const codeText = `(function (exports, require, module, __filename, __dirname) {${cjs}\n})`;
+const result = await build({
+  entryPoints: [`${pkgDir}scripts/bundle-loader.ts`],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  write: false,
+  outfile: outFile,
+  define: { STEMS_CODE: JSON.stringify(codeText), STEMS_DIGEST: JSON.stringify(createHash('sha256').update(codeText).digest('hex')) },
+  banner: { js: ['#!/usr/bin/env node', `// stems-agent ${version}: one self-contained file, run with Node.js >= 20.`].join('\n') },
   logLevel: 'warning',
 });
 const file = result.outputFiles[0];

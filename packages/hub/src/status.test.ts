@@ -44,7 +44,7 @@ async function setup() {
     });
   const report = (serial: number, status: ApplyReport['status']) =>
     store.events.addReport('n1', { serial, status, startedAt: ago(0), durationMs: 1, resources: [], factsHash: 'x' }, ago(0));
-  const health = (intervalMs?: number) => {
+  const health = (intervalMs?: number, stale = false) => {
     const sample: HealthSample = {
       at: ago(0),
       uptimeSec: 1,
@@ -59,7 +59,7 @@ async function setup() {
       units: [],
       agentVersion: 't',
       lastApply: null,
-      stale: false,
+      stale,
       ...(intervalMs ? { intervalMs } : {}),
     };
     store.events.addHealth('n1', sample);
@@ -120,6 +120,17 @@ describe('node state (status.ts)', () => {
     expect(node()).toMatchObject({ state: 'offline', exit: 1 });
     store.nodes.touch('n1', ago(0));
     expect(node()).toMatchObject({ state: 'converged', exit: 0 });
+  });
+
+  it('shows the node stale as its newest heartbeat says, and not stale again once it says so', async () => {
+    const { bundle, report, health, node } = await setup();
+    bundle(1, 'a');
+    report(1, 'converged');
+    expect(node()).toMatchObject({ stale: false }); // no heartbeat yet
+    health(1000, true);
+    expect(node()).toMatchObject({ state: 'converged', stale: true, exit: 0 });
+    health(1000, false);
+    expect(node()).toMatchObject({ stale: false });
   });
 
   it('assumes the default period for a node that never said its own', async () => {

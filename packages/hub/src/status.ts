@@ -34,9 +34,15 @@ export interface NodeStatus {
   drifted: DriftView[];
   /** The node's health period; offline after MISSED_HEARTBEATS of them without a word. */
   healthIntervalMs: number;
+  /**
+   * The node's newest heartbeat said its last good bundle has expired with no
+   * newer one received (the hub was away past the bundle lifetime). The node
+   * keeps enforcing that bundle; the next re-signed bundle clears it.
+   */
+  stale: boolean;
 }
 
-/** `hub status --json` (DESIGN §8, extended with `drifted` and `healthIntervalMs` per node). */
+/** `hub status --json` (DESIGN §8, extended with `drifted`, `healthIntervalMs` and `stale` per node). */
 export interface HubStatus {
   cluster: string | null;
   branch: string;
@@ -100,6 +106,7 @@ function nodeStatus(hub: HubCore, n: NodeRecord, now: number): NodeStatus {
     lastSeen: n.lastSeen,
     drifted,
     healthIntervalMs,
+    stale: sample?.stale ?? false,
   };
 }
 

@@ -1,23 +1,24 @@
-// The executable: bin/stems-agent imports this file. Everything testable is in program.ts.
+// The entry point: bin/stems-agent and the bundle's loader call main(). Everything testable is in program.ts.
 import { setFlagsFromString } from 'node:v8';
 
-const argv = process.argv.slice(2);
+/** Runs one stems-agent command line; sets process.exitCode. */
+export async function main(argv: string[]): Promise<void> {
+  // The daemon trades peak speed for memory: no optimizing tiers, a smaller
+  // heap. Its work is short and I/O bound and it stays resident on every node
+  // (bench/RESULTS.md, idle RSS 66 → 58 MB). One-shot commands keep V8's defaults.
+  if (argv[0] === 'run') setFlagsFromString('--no-opt --no-sparkplug --optimize-for-size');
 
-// The daemon trades peak speed for memory: no optimizing tiers, a smaller
-// heap. Its work is short and I/O bound and it stays resident on every node
-// (bench/RESULTS.md, idle RSS 66 → 58 MB). One-shot commands keep V8's defaults.
-if (argv[0] === 'run') setFlagsFromString('--no-opt --no-sparkplug --optimize-for-size');
-
-// --help and --version answer without loading zod, pino or the engine.
-if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '--help' || argv[0] === '-h')) {
-  if (argv[0] === '--version') {
-    const { agentVersion } = await import('./version.js');
-    process.stdout.write(`${agentVersion()}\n`);
-  } else {
-    const { HELP } = await import('./help.js');
-    process.stdout.write(`${HELP['']}\n`);
+  // --help and --version answer without loading zod, pino or the engine.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '--help' || argv[0] === '-h')) {
+    if (argv[0] === '--version') {
+      const { agentVersion } = await import('./version.js');
+      process.stdout.write(`${agentVersion()}\n`);
+    } else {
+      const { HELP } = await import('./help.js');
+      process.stdout.write(`${HELP['']}\n`);
+    }
+    return;
   }
-} else {
   const { runCli } = await import('./program.js');
   process.exitCode = await runCli(argv, {
     stdout: (text) => process.stdout.write(text),

@@ -1,5 +1,5 @@
 export interface BackoffOptions {
-  /** Smallest cap (first retry). */
+  /** Floor: no retry comes sooner than this after the previous attempt. */
   backoffMinMs: number;
   /** Largest delay ever returned. */
   backoffMaxMs: number;
@@ -8,10 +8,19 @@ export interface BackoffOptions {
 }
 
 /**
- * Exponential backoff with full jitter (delay = random(0, min(max, min·2^n))),
- * which spreads a hundred agents reconnecting to a restarted hub instead of
- * having them knock in lockstep. `reset()` after a stable connection.
+ * Exponential backoff with full jitter above a floor: delay = random in
+ * [min, min(max, 2·min·1.5^n)). The jitter spreads a thousand agents
+ * reconnecting to a restarted hub instead of having them knock in lockstep;
+ * the floor keeps any one agent from retrying more often than once per
+ * backoffMinMs (full jitter from 0 let a refused agent retry within
+ * milliseconds). Growth 1.5 rather than 2 (gRPC uses 1.6) keeps the tail of a
+ * storm short when the hub was down for several seconds: the agents that
+ * knocked just before it came back do not wait twice the downtime (see
+ * test/security/storms.test.ts). `reset()` after a stable connection.
  */
+/** Each attempt's range grows by this factor. */
+const GROWTH = 1.5;
+
 export class Backoff {
   readonly #opts: Required<BackoffOptions>;
   #attempt = 0;
@@ -23,15 +32,16 @@ export class Backoff {
     this.#opts = { random: Math.random, ...opts };
   }
 
-  /** The cap for the current attempt, before jitter. */
+  /** The top of the current attempt's range (exclusive unless it equals the floor). */
   ceilingMs(): number {
-    // 2^30 is far past any sane cap; limiting the exponent avoids Infinity.
-    return Math.min(this.#opts.backoffMaxMs, this.#opts.backoffMinMs * 2 ** Math.min(this.#attempt, 30));
+    // 1.5^100 is far past any sane cap; limiting the exponent avoids Infinity.
+    return Math.min(this.#opts.backoffMaxMs, 2 * this.#opts.backoffMinMs * GROWTH ** Math.min(this.#attempt, 100));
   }
 
-  /** The delay before the next attempt; each call moves one attempt further. */
+  /** The delay before the next attempt, in [backoffMinMs, ceilingMs()); each call moves one attempt further. */
   next(): number {
-    const delay = Math.floor(this.#opts.random() * this.ceilingMs());
+    const { backoffMinMs } = this.#opts;
+    const delay = backoffMinMs + Math.floor(this.#opts.random() * (this.ceilingMs() - backoffMinMs));
     this.#attempt++;
     return delay;
   }

@@ -22,6 +22,8 @@ import type WebSocket from 'ws';
 import { Backoff } from './backoff.js';
 
 export interface HubConnectionHandlers {
+  /** A connection attempt starts (the first and every retry): lets a caller count retries. */
+  connecting?(): void;
   /** The hub knows the key but has not accepted it yet; it sends welcome once accepted. */
   pending?(fingerprint: string): void;
   /** Authenticated both ways; frames can flow. */
@@ -151,6 +153,7 @@ export class HubConnection {
     this.#phase = 'connecting';
     this.#alive = true;
     this.#generation++;
+    this.#opts.handlers.connecting?.();
     const log = this.#opts.log;
     log.debug({ url: this.#opts.wsUrl }, 'connecting to hub');
     const ws = new WebSocket(this.#opts.wsUrl, {

@@ -1,6 +1,6 @@
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ApplyReport, type BundlePayload, generateKeyPair } from '@stems/shared';
+import { type ApplyReport, type BundlePayload, generateKeyPair, sha256Hex, signPayload } from '@stems/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AgentState } from '../state/store.js';
 import { type AgentFixture, agentFixture, FACTS, filesOnlyPayload, MOTD_RENDERED, NOW, signed, silent } from './_test-fixtures.js';
@@ -128,6 +128,34 @@ describe('loadLastGood', () => {
     expect(fresh).toMatchObject({ payload: { serial: 5 }, expired: false });
     const later = await loadLastGood(new AgentState(fx.stateDir), { ...anchor(), now: new Date('2027-01-01T00:00:00Z') });
     expect(later).toMatchObject({ payload: { serial: 5 }, expired: true });
+  });
+
+  it('skips the schema pass only for the exact payload this agent build stamped at acceptance', async () => {
+    const state = new AgentState(fx.stateDir);
+    await receiveBundle(signed(filesOnlyPayload(), fx.hub), options(state));
+    const stamp = await state.readSchemaStamp();
+    expect(stamp).toMatch(/^\S+ [0-9a-f]{64}\n$/);
+    // A payload the schema refuses (a resource without its fields), signed by the pinned hub key and
+    // planted on disk: it stands for what a stamp lets through unchecked, so the stamp must name these bytes.
+    const bad = JSON.parse(JSON.stringify(filesOnlyPayload()));
+    bad.resources[0] = { id: 'file:/etc/motd', type: 'file' };
+    const badText = JSON.stringify(bad);
+    await writeFile(state.bundlePath, JSON.stringify(signPayload(badText, fx.hub)));
+    expect(await loadLastGood(new AgentState(fx.stateDir), anchor())).toBeUndefined(); // stamp names other bytes
+    const [version] = (stamp as string).split(' ');
+    await state.writeSchemaStamp(`0.0.0-other ${sha256Hex(badText)}\n`);
+    expect(await loadLastGood(new AgentState(fx.stateDir), anchor())).toBeUndefined(); // another agent build
+    await state.writeSchemaStamp(`${version} ${sha256Hex(badText)}\n`);
+    expect(await loadLastGood(new AgentState(fx.stateDir), anchor())).toMatchObject({ payload: { serial: 5 } }); // skipped
+  });
+
+  it('stamps a stored bundle it checked in full (an upgraded agent), so the next load skips the schema pass', async () => {
+    const state = new AgentState(fx.stateDir);
+    await receiveBundle(signed(filesOnlyPayload(), fx.hub), options(state));
+    const stamp = await state.readSchemaStamp();
+    await rm(state.schemaStampPath);
+    expect(await loadLastGood(new AgentState(fx.stateDir), anchor())).toMatchObject({ payload: { serial: 5 } });
+    expect(await state.readSchemaStamp()).toBe(stamp);
   });
 
   it('a stored bundle altered on disk is not enforced', async () => {

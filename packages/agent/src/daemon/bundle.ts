@@ -4,11 +4,13 @@ import {
   decodePublicKey,
   isStemsError,
   type StemsError,
+  sha256Hex,
   toStemsError,
   verifyEnvelope,
 } from '@stems/shared';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { agentVersion } from '../cli/version.js';
 import type { AgentState } from '../state/store.js';
 
 export interface TrustAnchor {
@@ -37,6 +39,16 @@ export interface ReceiveOptions extends Omit<TrustAnchor, 'cluster'> {
 export type ReceiveOutcome =
   | { accepted: true; payload: BundlePayload; report: ApplyReport }
   | { accepted: false; error: StemsError; report: ApplyReport };
+
+/**
+ * Ties a payload text to the agent build that checked it against the schema
+ * at acceptance. Re-reading the last good bundle (every `apply --once`, every
+ * start) then skips the schema pass for those exact bytes; an upgraded agent
+ * checks them again.
+ */
+function schemaStamp(payloadText: string): string {
+  return `${agentVersion()} ${sha256Hex(Buffer.from(payloadText, 'utf8'))}\n`;
+}
 
 const ClaimedEnvelope = z.object({ payload: z.string() });
 const ClaimedPayload = z.object({ serial: z.number().int().nonnegative().catch(0), cluster: z.string().catch('') });
@@ -81,8 +93,12 @@ function rejection(envelopeText: string, error: StemsError, opts: ReceiveOptions
 export async function receiveBundle(envelopeText: string, opts: ReceiveOptions): Promise<ReceiveOutcome> {
   const { state, log } = opts;
   let payload: BundlePayload;
+  let payloadText: string;
   try {
-    ({ payload } = verifyEnvelope(envelopeText, {
+    ({
+      payload,
+      envelope: { payload: payloadText },
+    } = verifyEnvelope(envelopeText, {
       trustedKeys: [decodePublicKey(opts.hubKey)],
       node: opts.node,
       cluster: opts.cluster ?? claimed(envelopeText).cluster,
@@ -98,6 +114,7 @@ export async function receiveBundle(envelopeText: string, opts: ReceiveOptions):
   await state.acceptSerial(payload.serial);
   if (opts.cluster === undefined) await state.setCluster(payload.cluster);
   await state.writeBundle(envelopeText);
+  await state.writeSchemaStamp(schemaStamp(payloadText));
   log.info({ serial: payload.serial, commit: payload.revision.commit }, 'bundle accepted; applying');
   const report = await opts.apply(payload);
   await state.writeLastReport(report);
@@ -107,7 +124,8 @@ export async function receiveBundle(envelopeText: string, opts: ReceiveOptions):
 /**
  * The last good bundle, re-verified at start (`stored`: equal serial and an
  * expired bundle are fine, it is still what the node must look like). A stored
- * bundle that no longer verifies is ignored: it is not enforced.
+ * bundle that no longer verifies is ignored: it is not enforced. The schema
+ * pass is skipped for bytes this agent build stamped; a full pass stamps them.
  */
 export async function loadLastGood(
   state: AgentState,
@@ -115,21 +133,32 @@ export async function loadLastGood(
 ): Promise<{ payload: BundlePayload; expired: boolean } | undefined> {
   const text = await state.readBundle();
   if (text === undefined) return undefined;
+  const stamp = await state.readSchemaStamp();
+  let restamp: string | undefined;
+  let verified: { payload: BundlePayload };
   try {
-    const { payload } = verifyEnvelope(text, {
+    verified = verifyEnvelope(text, {
       trustedKeys: [decodePublicKey(anchor.hubKey)],
       node: anchor.node,
       cluster: anchor.cluster,
       lastSerial: await state.lastSerial(),
       now: anchor.now,
       stored: true,
+      schemaChecked: (payloadText) => {
+        const current = schemaStamp(payloadText);
+        if (stamp !== current) restamp = current;
+        return restamp === undefined;
+      },
     });
-    return { payload, expired: anchor.now.getTime() >= Date.parse(payload.expiresAt) };
   } catch (err) {
     if (!isStemsError(err)) throw err;
     anchor.log.error({ err: err.toJSON(), path: state.bundlePath }, 'stored bundle does not verify; not enforcing it');
     return undefined;
   }
+  // checked in full just now (first start of an upgraded agent): the next load can skip it
+  if (restamp !== undefined) await state.writeSchemaStamp(restamp);
+  const { payload } = verified;
+  return { payload, expired: anchor.now.getTime() >= Date.parse(payload.expiresAt) };
 }
 
 /** A report for an apply that threw instead of reporting (engine bug, disk gone). */

@@ -17,6 +17,7 @@ export interface DaemonOptions {
   agentVersion: string;
   /** The resource engine; loaded from src/engine when absent. */
   engine?: Engine;
+  /** The clock for bundle expiry, `stale` and report times. @default real time (tests inject a simulated one) */
   now?: () => Date;
   /** Directories the drift watcher holds at most. @default MAX_WATCHES */
   maxWatches?: number;
@@ -207,6 +208,14 @@ export class Daemon {
   }
 
   async #onBundle(envelopeText: string): Promise<void> {
+    // The safety-net poll (and a welcome racing an announcement) is answered
+    // with the hub's current bundle, often the one already held: that is no
+    // news and no replay, so it is neither re-applied nor reported as rejected
+    // (a `rejected` report would show a converged node as failed).
+    if (envelopeText === (await this.state.readBundle())) {
+      this.#log.debug({ serial: this.#lastSerial }, 'bundle already held');
+      return;
+    }
     const outcome = await receiveBundle(envelopeText, {
       state: this.state,
       hubKey: this.#cfg.hubKey,

@@ -32,7 +32,7 @@ const ROLE = `resources:
  */
 interface InjectResponse {
   statusCode: number;
-  json(): { nodes: Array<{ name: string; serial: number }> };
+  json(): { nodes: Array<{ name: string; serial: number; state: string }> };
 }
 interface RealHub {
   app: {
@@ -94,37 +94,47 @@ const until = async <T>(probe: () => Promise<T | undefined> | T | undefined, ms 
   }
 };
 
+/** A real hub following a real repo, and a daemon enrolled, accepted and connected to it. */
+async function connectedAgent(intervals: Partial<AgentFixture['config']['intervals']> = {}) {
+  const repo = await gitRepo({ 'cluster.yaml': CLUSTER, 'roles/base/role.yaml': ROLE });
+  const hub = await realHub(repo.dir);
+  const url = await hub.app.listen({ port: 0, host: '127.0.0.1' });
+  const op = { authorization: `Bearer ${hub.token('operator', 'alice')}` };
+  const post = (path: string, payload?: object) =>
+    hub.app.inject({ method: 'POST', url: path, headers: op, ...(payload ? { payload } : {}) });
+  const status = async () => (await hub.app.inject({ method: 'GET', url: '/api/v1/status', headers: op })).json();
+
+  const fx: AgentFixture = await agentFixture({ hubUrl: url, hub: hub.key });
+  cleanups.push(() => fx.cleanup());
+  const enrolled = await enroll({
+    hubUrl: url,
+    hubKey: fx.config.hubKey,
+    name: 'projector',
+    configPath: join(fx.dir, 'agent.yaml'),
+    stateDir: fx.stateDir,
+    rootDir: fx.root,
+    agentVersion: '0.0.0-test',
+    log: silent,
+  });
+  expect(enrolled.hub.status).toBe('pending');
+  expect(enrolled.next).toContain('hub nodes accept projector');
+
+  const { config } = await loadAgentConfig(join(fx.dir, 'agent.yaml'));
+  // enroll wrote agent.yaml without intervals: the test's go on top
+  const daemon = await Daemon.start({
+    config: { ...config, intervals: { ...config.intervals, ...intervals } },
+    log: silent,
+    agentVersion: '0.0.0-test',
+  });
+  cleanups.push(() => daemon.stop());
+  expect((await post('/api/v1/nodes/projector/accept')).statusCode).toBeLessThan(300);
+  await until(() => daemon.connected);
+  return { repo, fx, daemon, post, status };
+}
+
 describe('agent ↔ real hub', () => {
   it('enrolls (pending), is accepted, pulls, verifies and applies an approved bundle, and reports', async () => {
-    const repo = await gitRepo({ 'cluster.yaml': CLUSTER, 'roles/base/role.yaml': ROLE });
-    const hub = await realHub(repo.dir);
-    const url = await hub.app.listen({ port: 0, host: '127.0.0.1' });
-    const op = { authorization: `Bearer ${hub.token('operator', 'alice')}` };
-    const post = (path: string, payload?: object) =>
-      hub.app.inject({ method: 'POST', url: path, headers: op, ...(payload ? { payload } : {}) });
-    const status = async () => (await hub.app.inject({ method: 'GET', url: '/api/v1/status', headers: op })).json();
-
-    const fx: AgentFixture = await agentFixture({ hubUrl: url, hub: hub.key });
-    cleanups.push(() => fx.cleanup());
-    const enrolled = await enroll({
-      hubUrl: url,
-      hubKey: fx.config.hubKey,
-      name: 'projector',
-      configPath: join(fx.dir, 'agent.yaml'),
-      stateDir: fx.stateDir,
-      rootDir: fx.root,
-      agentVersion: '0.0.0-test',
-      log: silent,
-    });
-    expect(enrolled.hub.status).toBe('pending');
-    expect(enrolled.next).toContain('hub nodes accept projector');
-
-    const { config } = await loadAgentConfig(join(fx.dir, 'agent.yaml'));
-    const daemon = await Daemon.start({ config, log: silent, agentVersion: '0.0.0-test' });
-    cleanups.push(() => daemon.stop());
-    expect((await post('/api/v1/nodes/projector/accept')).statusCode).toBeLessThan(300);
-    await until(() => daemon.connected);
-
+    const { repo, fx, daemon, post, status } = await connectedAgent();
     await post('/api/v1/sync');
     expect((await post('/api/v1/approvals', { rev: 'latest' })).statusCode).toBe(201);
     const motd = join(fx.root, 'etc/motd');
@@ -139,5 +149,19 @@ describe('agent ↔ real hub', () => {
     await post('/api/v1/approvals', { rev: 'latest' });
     await until(() => daemon.lastSerial === 2);
     expect(await readFile(motd, 'utf8')).toBe(`hi from projector (${process.arch})\n`);
+  });
+
+  it('stays converged when the safety-net poll hands it the bundle it already holds', async () => {
+    const { fx, daemon, post, status } = await connectedAgent({ pollMs: 100 });
+    await post('/api/v1/sync');
+    await post('/api/v1/approvals', { rev: 'latest' });
+    await until(() => daemon.lastSerial === 1);
+    const before = await readFile(join(fx.stateDir, 'last-report.json'), 'utf8');
+    await new Promise((r) => setTimeout(r, 1000)); // ten polls, each answered with serial 1
+    await daemon.idle();
+    // not re-applied (the last report is the apply's), not reported as a rejected replay
+    expect(await readFile(join(fx.stateDir, 'last-report.json'), 'utf8')).toBe(before);
+    const node = await until(async () => (await status()).nodes.find((n) => n.state !== 'applying'));
+    expect(node).toMatchObject({ name: 'projector', serial: 1, state: 'converged' });
   });
 });

@@ -13,6 +13,15 @@ const Meta = z.strictObject({
 });
 type Meta = z.infer<typeof Meta>;
 
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
 /**
  * The agent's durable memory under its state dir. Every write is atomic and
  * fsynced, so a crash at any point leaves the old value or the new one.
@@ -30,6 +39,9 @@ export class AgentState {
   }
   get bundlePath(): string {
     return join(this.dir, 'bundle.json');
+  }
+  get schemaStampPath(): string {
+    return join(this.dir, 'bundle.checked');
   }
   get reportPath(): string {
     return join(this.dir, 'last-report.json');
@@ -74,16 +86,20 @@ export class AgentState {
 
   /** The last good bundle envelope, exactly as received (re-verify before use). */
   async readBundle(): Promise<string | undefined> {
-    try {
-      return await readFile(this.bundlePath, 'utf8');
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return undefined;
-      throw err;
-    }
+    return readOptional(this.bundlePath);
   }
 
   async writeBundle(envelopeText: string): Promise<void> {
     await writeFileAtomic(this.bundlePath, envelopeText, { mode: 0o600, mkdirs: true });
+  }
+
+  /** Which agent build checked which payload against the schema (see daemon/bundle.ts). */
+  async readSchemaStamp(): Promise<string | undefined> {
+    return readOptional(this.schemaStampPath);
+  }
+
+  async writeSchemaStamp(stamp: string): Promise<void> {
+    await writeFileAtomic(this.schemaStampPath, stamp, { mode: 0o600, mkdirs: true });
   }
 
   async readLastReport(): Promise<ApplyReport | undefined> {

@@ -19,6 +19,7 @@ const status: HubStatus = {
       lastSeen: new Date(NOW - 2000).toISOString(),
       drifted: [],
       healthIntervalMs: 15_000,
+      stale: false,
     },
     {
       name: 'projector',
@@ -30,6 +31,7 @@ const status: HubStatus = {
       lastSeen: null,
       drifted: [{ id: 'file:/etc/app.conf', aspects: ['content', 'mode'], detectedAt: new Date(NOW - 40_000).toISOString() }],
       healthIntervalMs: 15_000,
+      stale: false,
     },
   ],
 };
@@ -58,6 +60,13 @@ describe('hub status (human)', () => {
     expect(coloured[4]).toBe(plain[4]?.replace('converged', '\u001b[32mconverged\u001b[39m'));
     expect(coloured[5]).toBe(plain[5]?.replace('drifted', '\u001b[35mdrifted\u001b[39m'));
     expect(coloured[3]).toBe(plain[3]);
+  });
+
+  it('lists the nodes whose bundle has expired (stale) after the table', () => {
+    const stale: HubStatus = { ...status, nodes: status.nodes.map((n) => (n.name === 'alpha' ? { ...n, stale: true } : n)) };
+    const text = renderStatus(stale, { colour: false, now: NOW });
+    expect(text.endsWith(['', 'stale (bundle expired; still enforced until the hub renews it):', '  alpha'].join('\n'))).toBe(true);
+    expect(renderStatus(status, { colour: false, now: NOW })).not.toContain('stale');
   });
 
   it('reads watch intervals with a unit', () => {

@@ -18,7 +18,8 @@ function healthCell(h: HubStatus['nodes'][number]['health']): string {
 
 /**
  * The human `hub status`: a header (cluster, tracked branch, newest revision,
- * revisions awaiting approval), one row per node, then the drifted resources.
+ * revisions awaiting approval), one row per node, then the drifted resources
+ * and the nodes whose bundle has expired (stale).
  * `colour` only on a TTY (DESIGN §8).
  */
 export function renderStatus(s: HubStatus, opts: { colour: boolean; now?: number }): string {
@@ -50,7 +51,14 @@ export function renderStatus(s: HubStatus, opts: { colour: boolean; now?: number
   const drift = s.nodes.flatMap((n) =>
     n.drifted.map((d) => `  ${n.name}  ${d.id}  (${d.aspects.join(', ')}, since ${ago(d.detectedAt, now)})`),
   );
-  return [...head, '', ...lines, ...(drift.length > 0 ? ['', 'drifted:', ...drift] : [])].join('\n');
+  const stale = s.nodes.filter((n) => n.stale).map((n) => `  ${n.name}`);
+  return [
+    ...head,
+    '',
+    ...lines,
+    ...(drift.length > 0 ? ['', 'drifted:', ...drift] : []),
+    ...(stale.length > 0 ? ['', 'stale (bundle expired; still enforced until the hub renews it):', ...stale] : []),
+  ].join('\n');
 }
 
 /** `500ms`, `2s`, `1m` → milliseconds. */

@@ -20,6 +20,7 @@ import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { WebSocket } from 'ws';
 import { storedPayload } from '../approval/payload.js';
 import type { HubCore } from '../core.js';
+import type { LastSeen } from './last-seen.js';
 import type { AgentConnection, AgentRegistry } from './registry.js';
 
 /** Bad frames tolerated on one connection before the hub closes it. @default 10 */
@@ -46,6 +47,8 @@ export interface SessionOptions {
   log: Logger;
   /** Ping interval; a connection that missed the previous pong is terminated. */
   pingMs: number;
+  /** Coalesced last_seen writes; without it each frame and pong writes at once. */
+  lastSeen?: LastSeen;
   /** @default HELLO_TIMEOUT_MS */
   helloTimeoutMs?: number;
   /** The TCP socket under the websocket, to count the bytes sent before hello (MAX_PREAUTH_BYTES). */
@@ -197,14 +200,17 @@ export class AgentSession implements AgentConnection {
     }
     const store = this.opts.hub.store;
     const at = this.opts.hub.now().toISOString();
-    store.nodes.touch(this.node, at);
+    this.#touch(at);
     switch (message.type) {
       case 'bundle.get':
         this.#sendBundle();
         return;
-      case 'facts':
-        store.nodes.setFacts(this.node, message.payload.facts, sha256Hex(canonicalJson(message.payload.facts)));
+      case 'facts': {
+        // An agent sends its facts at every (re)connect: unchanged facts are not written again.
+        const hash = sha256Hex(canonicalJson(message.payload.facts));
+        if (node.factsHash !== hash) store.nodes.setFacts(this.node, message.payload.facts, hash);
         break;
+      }
       case 'report':
         store.events.addReport(this.node, message.payload, at);
         this.#log.info({ serial: message.payload.serial, status: message.payload.status }, 'apply report');
@@ -258,7 +264,7 @@ export class AgentSession implements AgentConnection {
       });
       this.#log.info({ fingerprint, joined }, joined ? 'node enrolled with a join token' : 'new node waits for acceptance');
     } else {
-      hub.store.nodes.touch(hello.node, at);
+      this.#touch(at);
     }
     if (hello.joinToken !== undefined && !joined && existing?.state !== 'accepted') {
       this.#error('STEMS_TOKEN_INVALID', 'The join token is unknown, used or expired; the node waits for acceptance');
@@ -306,7 +312,12 @@ export class AgentSession implements AgentConnection {
 
   #onPong(): void {
     this.#alive = true;
-    if (this.#phase === 'ready') this.opts.hub.store.nodes.touch(this.node, this.opts.hub.now().toISOString());
+    if (this.#phase === 'ready') this.#touch(this.opts.hub.now().toISOString());
+  }
+
+  #touch(at: string): void {
+    if (this.opts.lastSeen) this.opts.lastSeen.touch(this.node, at);
+    else this.opts.hub.store.nodes.touch(this.node, at);
   }
 
   #onClose(): void {

@@ -1,0 +1,135 @@
+/**
+ * Whole-process measurements for benchmarks: wall time, peak RSS (largest
+ * single process from /usr/bin/time, and the whole process tree by polling
+ * /proc), CPU ticks of a running process.
+ */
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { PHASES, type Phase } from './_scenario.js';
+import { median, spread } from './_stats.js';
+
+export interface Sample {
+  ms: number;
+  /** Peak RSS of the largest single process (GNU time's %M). */
+  rssKiB: number;
+  /** Peak of the summed RSS of the whole process tree, polled every TREE_POLL_MS (misses peaks shorter than that). */
+  treeKiB: number;
+}
+
+const TREE_POLL_MS = 50;
+const PAGE_KIB = 4;
+
+/** Summed RSS of the processes below `parentPid` (not itself: that is the /usr/bin/time wrapper), from /proc/<pid>/stat. */
+export async function treeRssKiB(parentPid: number): Promise<number> {
+  const procs = new Map<number, { ppid: number; rssPages: number }>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const text = await readFile(`/proc/${entry}/stat`, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ESRCH') return undefined; // exited while we looked
+      throw err;
+    });
+    if (text === undefined) continue;
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    procs.set(Number(entry), { ppid: Number(fields[1]), rssPages: Number(fields[21]) });
+  }
+  let total = 0;
+  const todo = [parentPid];
+  while (todo.length > 0) {
+    const pid = todo.pop() as number;
+    if (pid !== parentPid) total += procs.get(pid)?.rssPages ?? 0;
+    for (const [child, p] of procs) if (p.ppid === pid) todo.push(child);
+  }
+  return total * PAGE_KIB;
+}
+
+/** Runs a whole process under /usr/bin/time for wall time and peak RSS; rejects if it fails. */
+export function timed(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Sample> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn('/usr/bin/time', ['-f', '%M', cmd, ...argv], {
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let treeKiB = 0;
+    let pollError: unknown;
+    const poll = setInterval(() => {
+      if (child.pid === undefined) return;
+      treeRssKiB(child.pid).then(
+        (kib) => {
+          treeKiB = Math.max(treeKiB, kib);
+        },
+        (error: unknown) => {
+          pollError = error;
+        },
+      );
+    }, TREE_POLL_MS);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = performance.now() - started;
+      clearInterval(poll);
+      if (pollError !== undefined) {
+        reject(pollError);
+        return;
+      }
+      if (code !== 0) {
+        reject(new Error(`${cmd} ${argv.join(' ')} exited ${code}:\n${out.slice(-2000)}\n${err.slice(-2000)}`));
+        return;
+      }
+      const rssKiB = Number(err.trim().split('\n').pop());
+      resolve({ ms, rssKiB, treeKiB: Math.max(treeKiB, rssKiB) });
+    });
+  });
+}
+
+export type PhaseSamples = Record<Phase, Sample[]>;
+
+/** Runs first apply, no-op and repair `runs` times; `reset` prepares each phase (empty dir, damage). */
+export async function measurePhases(
+  run: () => Promise<Sample>,
+  reset: (phase: Phase) => Promise<void>,
+  opts: { runs: number; after?: (phase: Phase) => Promise<void> },
+): Promise<PhaseSamples> {
+  const out: PhaseSamples = { first: [], noop: [], repair: [] };
+  for (let r = 0; r < opts.runs; r++) {
+    for (const phase of PHASES) {
+      await reset(phase);
+      out[phase].push(await run());
+      await opts.after?.(phase);
+    }
+  }
+  return out;
+}
+
+export const medianMs = (samples: Sample[]) => median(samples.map((s) => s.ms));
+export const fmtMs = (samples: Sample[]) => `${Math.round(medianMs(samples))} ms ${spread(samples.map((s) => s.ms))}`;
+export const fmtSec = (samples: Sample[]) => {
+  const ms = samples.map((s) => s.ms);
+  return `${(median(ms) / 1000).toFixed(2)} s [${(Math.min(...ms) / 1000).toFixed(2)}–${(Math.max(...ms) / 1000).toFixed(2)}]`;
+};
+/** Peak over the samples: "largest process / whole tree" in MB. */
+export const fmtRss = (samples: Sample[]) => {
+  const one = Math.max(...samples.map((s) => s.rssKiB)) / 1024;
+  const tree = Math.max(...samples.map((s) => s.treeKiB)) / 1024;
+  return Math.round(tree) > Math.round(one) ? `${one.toFixed(0)} MB (tree ${tree.toFixed(0)})` : `${one.toFixed(0)} MB`;
+};
+
+/** CPU time (user + system) of a process so far, in clock ticks (100 per second on Linux). */
+export async function cpuTicks(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+export async function rssKiBOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+}

@@ -1,0 +1,79 @@
+/**
+ * Benchmark (not a timed test): what an idle `stems-agent run` costs a node.
+ * A real hub and a real enrolled agent daemon, its bundle applied and the
+ * hub connected (health reports and pings flowing, file watcher on); then
+ * nothing happens for --sec seconds while RSS is sampled from
+ * /proc/<pid>/status and CPU time read from /proc/<pid>/stat.
+ * Target: RSS < 60 MB, about 0 % CPU.
+ *
+ *   npx tsx bench/agent-footprint.ts [--sec 300] [--files 1000] [--sample-ms 1000] [--write]
+ *
+ * Needs `pnpm build` first.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { assertBuilt } from '../test/helpers/processes.js';
+import { cpuTicks, rssKiBOf } from './_measure.js';
+import { median, replaceSection } from './_stats.js';
+import { setupStems } from './_stems.js';
+
+const { values: args } = parseArgs({
+  options: {
+    sec: { type: 'string', default: '300' },
+    files: { type: 'string', default: '1000' },
+    'sample-ms': { type: 'string', default: '1000' },
+    write: { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(args.sec);
+const TARGET_RSS_MB = 60;
+/** Linux clock ticks per second (USER_HZ), the unit of /proc/<pid>/stat times. */
+const TICKS_PER_SEC = 100;
+/** Settling time after the start-up apply before the idle window opens. */
+const SETTLE_MS = 5000;
+
+async function main(): Promise<void> {
+  assertBuilt();
+  const work = await mkdtemp(join(tmpdir(), 'stems-footprint-'));
+  const setup = await setupStems({ work, n: Number(args.files) });
+  const samples: number[] = [];
+  let cpuPct = 0;
+  try {
+    await setup.agent.waitFor(/agent running/, 30_000);
+    const pid = setup.agent.child.pid as number;
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const before = await cpuTicks(pid);
+    const started = performance.now();
+    while (performance.now() - started < SECONDS * 1000) {
+      samples.push(await rssKiBOf(pid));
+      await new Promise((r) => setTimeout(r, Number(args['sample-ms'])));
+    }
+    const elapsedSec = (performance.now() - started) / 1000;
+    cpuPct = (((await cpuTicks(pid)) - before) / TICKS_PER_SEC / elapsedSec) * 100;
+  } finally {
+    await setup.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+  const mb = (kib: number) => (kib / 1024).toFixed(1);
+  const maxKiB = Math.max(...samples);
+  const text = [
+    `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} at the end.`,
+    `Idle \`stems-agent run\` for ${SECONDS} s (after a ${SETTLE_MS / 1000} s settle): enrolled, a ${args.files}-file bundle applied, hub connected, default intervals; RSS sampled every ${args['sample-ms']} ms.`,
+    `Run: \`pnpm build && npx tsx bench/agent-footprint.ts --sec ${SECONDS} --write\`.`,
+    '',
+    '| RSS median | RSS max | CPU (% of one core) | target |',
+    '|---|---|---|---|',
+    `| ${mb(median(samples))} MB | ${mb(maxKiB)} MB | ${cpuPct.toFixed(2)} % | RSS < ${TARGET_RSS_MB} MB: ${maxKiB / 1024 < TARGET_RSS_MB ? 'met' : 'missed'}, ~0 % CPU |`,
+  ].join('\n');
+  console.log(text);
+  if (args.write) {
+    const heading = '## Agent footprint (idle daemon)';
+    await replaceSection('bench/RESULTS.md', heading, `${heading}\n\n${text}\n`);
+  }
+}
+
+await main();
