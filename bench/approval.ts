@@ -9,10 +9,14 @@
  * received_at in the hub's SQLite store): p50, p99, max over the nodes; then
  * median and spread of those over the runs. Target: M = 1000 under 5 s.
  *
- *   npx tsx bench/approval.ts [--agents 10,100,1000] [--runs 3] [--files 20]
- *     [--write] [--results bench/RESULTS.md] [--cpu-prof DIR (the hub's profile)]
+ *   npx tsx bench/approval.ts [--agents 10,100,1000] [--runs 3] [--files 20] [--workers 2]
+ *     [--agent-dir DIR] [--skip-apply] [--write] [--results bench/RESULTS.md] [--cpu-prof DIR (the hub's profile)]
  *
- * The agents run in this process (one swarm). Needs `pnpm build` first.
+ * The agents run in --workers child processes (test/helpers/swarm/worker.ts),
+ * their roots and state under --agent-dir (default: the benchmark's temp dir).
+ * On one machine all M agents share its cores and one disk, where M real nodes
+ * would each have their own: `--agent-dir /dev/shm` (tmpfs) takes the shared
+ * disk's fsync queue out of the measure. Needs `pnpm build` first.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -25,7 +29,7 @@ import { quantile } from '../test/helpers/swarm/analysis.js';
 import { type SwarmHub, startSwarmHub } from '../test/helpers/swarm/hub.js';
 import type { NodeIdentity } from '../test/helpers/swarm/light-agent.js';
 import { nodeIdentities } from '../test/helpers/swarm/nodes.js';
-import { Swarm } from '../test/helpers/swarm/swarm.js';
+import { SwarmWorkers } from '../test/helpers/swarm/workers.js';
 import { median, replaceSection, spread } from './_stats.js';
 
 const { values: args } = parseArgs({
@@ -38,13 +42,17 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
     /** Agents verify and persist bundles but skip the engine: the hub's fan-out without the swarm's disk. */
     'skip-apply': { type: 'boolean', default: false },
+    workers: { type: 'string', default: '2' },
+    'agent-dir': { type: 'string' },
   },
 });
 const SIZES = args.agents.split(',').map(Number);
 const RUNS = Number(args.runs);
 const FILES = Number(args.files);
+const WORKERS = Number(args.workers);
 const TARGET_MS = { 1000: 5000 } as Record<number, number>;
-const HEADING = args['skip-apply'] ? '## Approval → converged (light agents, no apply)' : '## Approval → converged (light agents)';
+const VARIANT = args['skip-apply'] ? ', no apply' : args['agent-dir'] ? `, roots under ${args['agent-dir']}` : '';
+const HEADING = `## Approval → converged (light agents${VARIANT})`;
 
 const TEMPLATE = '# managed by stems\nhost = {{facts.hostname}}\nname = {{vars.name}}\nrevision = {{vars.rev}}\n';
 
@@ -119,17 +127,17 @@ async function measure(agents: number): Promise<Run[]> {
     nodes,
     ...(cpuProf ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', cpuProf] } : {}),
   });
-  let swarm: Swarm | undefined;
+  const agentDir = await mkdtemp(join(args['agent-dir'] ?? work, 'stems-bench-agents-'));
+  let swarm: SwarmWorkers | undefined;
   try {
-    swarm = await Swarm.start({
+    swarm = await SwarmWorkers.start(Math.min(WORKERS, agents), nodes, {
       url: hub.url,
       hubKey: hub.hubKey,
-      nodes,
-      workDir: join(work, 'agents'),
+      workDir: agentDir,
       skipApply: args['skip-apply'],
       rampMs: agents * 4,
     });
-    await swarm.waitReady(300_000);
+    await swarm.waitReady(agents, 300_000);
     const runs: Run[] = [];
     for (let r = 1; r <= RUNS; r++) {
       const commit = await newRevision(hub, nodes, r);
@@ -148,13 +156,14 @@ async function measure(agents: number): Promise<Run[]> {
       console.info(`M=${agents} run ${r}: approve ${run.approveMs} ms, then p50 ${run.p50} p99 ${run.p99} max ${run.max} ms`);
       runs.push(run);
     }
-    const errors = swarm.agents.flatMap((a) => a.errors);
-    if (errors.length) throw new Error(`${errors.length} agents failed a bundle: ${String(errors[0])}`);
+    const { errors, firstError } = await swarm.counts();
+    if (errors) throw new Error(`${errors} agents failed a bundle: ${firstError}`);
     return runs;
   } finally {
     await swarm?.stop();
     await hub.kill(cpuProf ? 'SIGTERM' : 'SIGKILL'); // a SIGTERM'd hub writes its CPU profile
     await hub.cleanup();
+    await rm(agentDir, { recursive: true, force: true });
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -173,9 +182,10 @@ async function main(): Promise<void> {
       `| ${m} | ${fmt(runs.map((r) => r.approveMs))} | ${fmt(runs.map((r) => r.p50))} | ${fmt(runs.map((r) => r.p99))} | ${fmt(runs.map((r) => r.max))} | ${verdict} |`,
     );
   }
+  const where = `light agents in ${WORKERS} processes, roots and state ${args['agent-dir'] ? `under ${args['agent-dir']}` : 'in a temp dir on disk'}`;
   const what = args['skip-apply']
-    ? `Light agents in one process, each verifying and storing a ${FILES}-file bundle as the agent does, engine skipped;`
-    : `Light agents in one process, each applying a ${FILES}-file templated bundle with the real engine into its own temp root;`;
+    ? `${FILES}-file bundles verified and stored as the agent does, engine skipped (${where});`
+    : `Each agent applies a ${FILES}-file templated bundle with the real engine into its own root (${where});`;
   const section = [
     HEADING,
     '',
@@ -183,7 +193,8 @@ async function main(): Promise<void> {
     'time from `hub approve` returning to the hub storing each node’s report. Median [min–max] over the runs, in ms.',
     `Machine: ${cpus()[0]?.model ?? '?'} ×${cpus().length}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, ` +
       `load average ${load1.toFixed(2)} at the start.`,
-    `Command: \`npx tsx bench/approval.ts --agents ${args.agents} --runs ${RUNS} --files ${FILES}${args['skip-apply'] ? ' --skip-apply' : ''}\``,
+    `Command: \`npx tsx bench/approval.ts --agents ${args.agents} --runs ${RUNS} --files ${FILES} --workers ${WORKERS}` +
+      `${args['agent-dir'] ? ` --agent-dir ${args['agent-dir']}` : ''}${args['skip-apply'] ? ' --skip-apply' : ''}\``,
     '',
     '| agents | `hub approve` itself | p50 | p99 | max (converged) | target |',
     '|---|---|---|---|---|---|',

@@ -1,19 +1,24 @@
 #!/bin/sh
 # stems agent installer. The hub serves this file at /install.sh with its own
-# URL, its public key and the agent bundle's sha256 filled in, so a new node
+# URL, its public key and the sha256 of both bundles filled in, so a new node
 # joins with one line (as root):
 #
 #   curl -fsSL http://HUB:7400/install.sh | sh -s -- --token JOIN_TOKEN [--name NODE]
 #
-# It checks Node.js (>= 20), downloads the agent bundle from the hub, verifies
-# its sha256 against the hash pinned below (a mismatch aborts before anything is
-# installed), enrolls the node pinning the hub key below, and installs:
+# It checks Node.js (>= 20), downloads the agent bundle and the hub client from
+# the hub, verifies their sha256 against the hashes pinned below (a mismatch
+# aborts before anything is installed), enrolls the node pinning the hub key
+# below, and installs:
 #   /opt/stems/agent/stems-agent.mjs          the agent, one self-contained file
 #   /usr/local/bin/stems-agent                the wrapper that runs it with node
 #   /etc/systemd/system/stems-agent.service   the unit (enabled and started)
-# Running it again upgrades the agent in place and restarts it; the node key,
+#   /opt/stems/agent/hub.mjs                  the read-only hub client, one file
+#   /usr/local/bin/hub                        its wrapper: `hub status` on the node
+#                                             asks the hub, signed with the node key
+#                                             (left alone if it is a hub's own CLI)
+# Running it again upgrades both in place and restarts the agent; the node key,
 # /etc/stems/agent.yaml and the applied state are kept.
-#   --uninstall [--purge]   removes unit, wrapper and bundle (--purge also
+#   --uninstall [--purge]   removes unit, wrappers and bundles (--purge also
 #                           removes /var/lib/stems-agent and /etc/stems/agent.yaml)
 set -eu
 
@@ -25,11 +30,16 @@ set -eu
 STEMS_HUB_URL='@@STEMS_HUB_URL@@'
 STEMS_HUB_KEY='@@STEMS_HUB_KEY@@'
 STEMS_AGENT_SHA256='@@STEMS_AGENT_SHA256@@'
+STEMS_CLIENT_SHA256='@@STEMS_CLIENT_SHA256@@'
 
 NODE_MIN_MAJOR=20
 AGENT_DIR=/opt/stems/agent
 BUNDLE=$AGENT_DIR/stems-agent.mjs
 WRAPPER=/usr/local/bin/stems-agent
+CLIENT=$AGENT_DIR/hub.mjs
+HUB_CLIENT=/usr/local/bin/hub
+# A line of HUB_CLIENT's wrapper: install-hub.sh's `hub` (the hub's full CLI) lacks it.
+CLIENT_MARK='# stems: the read-only hub client of this node (written by install.sh)'
 UNIT_FILE=/etc/systemd/system/stems-agent.service
 CONFIG=/etc/stems/agent.yaml
 STATE=/var/lib/stems-agent
@@ -83,20 +93,24 @@ done
 
 [ "$(id -u)" = 0 ] || die 'run this as root (… | sudo sh -s -- …)'
 
+# Is HUB_CLIENT absent or the wrapper this script writes (not a hub's full CLI)?
+client_is_ours() { [ ! -e "$HUB_CLIENT" ] || grep -qxF "$CLIENT_MARK" "$HUB_CLIENT"; }
+
 uninstall() {
   if [ -d /run/systemd/system ] && [ -f "$UNIT_FILE" ]; then
     systemctl disable --now stems-agent.service >/dev/null 2>&1 || say 'stems-agent.service was not running'
   fi
-  rm -f "$UNIT_FILE" "$WRAPPER" "$BUNDLE"
+  rm -f "$UNIT_FILE" "$WRAPPER" "$BUNDLE" "$CLIENT"
+  if client_is_ours; then rm -f "$HUB_CLIENT"; fi
   [ -d /run/systemd/system ] && systemctl daemon-reload
   rmdir "$AGENT_DIR" /opt/stems 2>/dev/null || true
   if [ "$PURGE" = yes ]; then
     rm -rf "$STATE"
     rm -f "$CONFIG"
     rmdir /etc/stems 2>/dev/null || true
-    say "removed the agent, its key and state ($STATE, $CONFIG)"
+    say "removed the agent and the hub client, the node key and state ($STATE, $CONFIG)"
   else
-    say "removed the agent; its key and state are kept in $STATE and $CONFIG (--purge removes them)"
+    say "removed the agent and the hub client; the node key and state are kept in $STATE and $CONFIG (--purge removes them)"
   fi
 }
 
@@ -106,7 +120,7 @@ if [ "$MODE" = uninstall ]; then
 fi
 [ "$PURGE" = no ] || die '--purge only goes with --uninstall'
 
-case $STEMS_HUB_URL$STEMS_HUB_KEY$STEMS_AGENT_SHA256 in
+case $STEMS_HUB_URL$STEMS_HUB_KEY$STEMS_AGENT_SHA256$STEMS_CLIENT_SHA256 in
 *@@*) die 'this is the template of the install script: fetch it from your hub instead, curl -fsSL http://HUB:7400/install.sh | sh -s -- --token T' ;;
 esac
 [ -d /run/systemd/system ] || die 'systemd is not running on this machine; the agent is installed as a systemd unit'
@@ -128,25 +142,30 @@ trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 
 STEMS_HUB_URL=${STEMS_HUB_URL%/}
-say "downloading the agent from $STEMS_HUB_URL"
 if command -v curl >/dev/null 2>&1; then
-  curl -fsSL -o "$TMP/stems-agent.mjs" "$STEMS_HUB_URL/agent/stems-agent.mjs" || die "could not download $STEMS_HUB_URL/agent/stems-agent.mjs"
+  fetch() { curl -fsSL -o "$TMP/$1" "$STEMS_HUB_URL/agent/$1"; }
 elif command -v wget >/dev/null 2>&1; then
-  wget -q -O "$TMP/stems-agent.mjs" "$STEMS_HUB_URL/agent/stems-agent.mjs" || die "could not download $STEMS_HUB_URL/agent/stems-agent.mjs"
+  fetch() { wget -q -O "$TMP/$1" "$STEMS_HUB_URL/agent/$1"; }
 else
   die 'neither curl nor wget is installed'
 fi
-
-if command -v sha256sum >/dev/null 2>&1; then
-  GOT=$(sha256sum "$TMP/stems-agent.mjs")
-  GOT=${GOT%% *}
-else
-  GOT=$("$NODE" -e 'process.stdout.write(require("crypto").createHash("sha256").update(require("fs").readFileSync(process.argv[1])).digest("hex"))' "$TMP/stems-agent.mjs")
-fi
-if [ "$GOT" != "$STEMS_AGENT_SHA256" ]; then
-  die "the downloaded agent's sha256 is $GOT, but this script expects $STEMS_AGENT_SHA256: nothing was installed. If the hub was just upgraded, fetch install.sh again."
-fi
-say "agent verified (sha256 $GOT), version $("$NODE" "$TMP/stems-agent.mjs" --version </dev/null)"
+# download FILE WHAT SHA256: the hub's /agent/FILE into $TMP, kept only if its sha256 is the pinned one
+download() {
+  fetch "$1" || die "could not download $STEMS_HUB_URL/agent/$1"
+  if command -v sha256sum >/dev/null 2>&1; then
+    GOT=$(sha256sum "$TMP/$1")
+    GOT=${GOT%% *}
+  else
+    GOT=$("$NODE" -e 'process.stdout.write(require("crypto").createHash("sha256").update(require("fs").readFileSync(process.argv[1])).digest("hex"))' "$TMP/$1")
+  fi
+  if [ "$GOT" != "$3" ]; then
+    die "the downloaded $2's sha256 is $GOT, but this script expects $3: nothing was installed. If the hub was just upgraded, fetch install.sh again."
+  fi
+  say "$2 verified (sha256 $GOT), version $("$NODE" "$TMP/$1" --version </dev/null)"
+}
+say "downloading the agent and the hub client from $STEMS_HUB_URL"
+download stems-agent.mjs agent "$STEMS_AGENT_SHA256"
+download hub.mjs 'hub client' "$STEMS_CLIENT_SHA256"
 
 # Enroll with the verified download before installing anything else, so a
 # refused token leaves the node as it was.
@@ -176,6 +195,18 @@ cat >"$TMP/wrapper" <<EOF
 exec "$NODE" "$BUNDLE" "\$@"
 EOF
 install_file 0755 "$TMP/wrapper" "$WRAPPER"
+install_file 0644 "$TMP/hub.mjs" "$CLIENT"
+if client_is_ours; then
+  cat >"$TMP/hub" <<EOF
+#!/bin/sh
+$CLIENT_MARK
+# It reads the hub URL from $CONFIG and signs requests with the node key (root only).
+exec "$NODE" "$CLIENT" "\$@"
+EOF
+  install_file 0755 "$TMP/hub" "$HUB_CLIENT"
+else
+  say "kept $HUB_CLIENT: it is not the hub client this script installs (a hub's own CLI?); the client is $CLIENT"
+fi
 cat >"$TMP/unit" <<'STEMS_UNIT_EOF'
 @@STEMS_AGENT_UNIT@@
 STEMS_UNIT_EOF
@@ -187,6 +218,7 @@ systemctl enable stems-agent.service </dev/null >/dev/null 2>&1
 # restart also starts it; on an upgrade it swaps in the new bundle
 systemctl restart stems-agent.service </dev/null
 say "installed: stems-agent.service is enabled and $(systemctl is-active stems-agent.service || true)"
+say "hub status on this node: hub status (read-only, as root)"
 say "logs: journalctl -u stems-agent -f · remove: curl -fsSL $STEMS_HUB_URL/install.sh | sh -s -- --uninstall"
 
 }

@@ -34,6 +34,18 @@ function setting(text: string, key: string): string | undefined {
   return lines.at(-1)?.slice(key.length + 1);
 }
 
+/** A systemd time span as used in the units ("2s", "60s", "5min"), in seconds. */
+function seconds(span: string | undefined): number {
+  const m = span?.match(/^(\d+)(s|min)$/);
+  if (!m) throw new Error(`unexpected time span ${span}`);
+  return Number(m[1]) * (m[2] === 'min' ? 60 : 1);
+}
+
+/** The lines of one [Section] of a unit. */
+function section(text: string, name: string): string {
+  return text.split(/^(?=\[)/m).find((s) => s.startsWith(`[${name}]`)) ?? '';
+}
+
 describe.skipIf(skip)(skip ? 'systemd units [skipped: needs systemd-analyze]' : 'systemd units', () => {
   let root = '';
 
@@ -113,10 +125,19 @@ describe.skipIf(skip)(skip ? 'systemd units [skipped: needs systemd-analyze]' : 
     expect(setting(text, 'Type')).toBe('simple');
     expect(setting(text, 'Restart')).toBe('on-failure');
     expect(setting(text, 'RestartSec')).toBe('2s');
-    expect(setting(text, 'StartLimitIntervalSec')).toBeDefined();
-    expect(Number(setting(text, 'StartLimitBurst'))).toBeGreaterThan(1);
+    const burst = Number(setting(text, 'StartLimitBurst'));
+    expect(burst).toBeGreaterThan(1);
+    // The backoff 252 allows (docs/operations.md, "Restarts and backoff"): a fixed
+    // delay, and a start limit a crash loop really reaches (burst starts, RestartSec
+    // apart, fit well inside the window) so the unit ends failed instead of looping.
+    const windowSec = seconds(setting(text, 'StartLimitIntervalSec'));
+    expect(burst * seconds(setting(text, 'RestartSec'))).toBeLessThan(windowSec / 2);
+    // the limit lives in [Unit] (systemd 252 ignores it in [Service], with a warning)
+    expect(section(text, 'Unit')).toMatch(/^StartLimitIntervalSec=/m);
+    expect(section(text, 'Unit')).toMatch(/^StartLimitBurst=/m);
     // RestartSteps= and RestartMaxDelaySec= arrived in systemd 254; Debian 12 has 252.
     expect(text).not.toMatch(/^Restart(Steps|MaxDelaySec)=/m);
+    expect(text).toMatch(/^# Backoff within systemd 252/m);
     expect(setting(text, 'Wants')).toBe('network-online.target');
     expect(setting(text, 'After')).toBe('network-online.target');
     expect(setting(text, 'WantedBy')).toBe('multi-user.target');
@@ -221,4 +242,39 @@ describeNeeding(['root', 'netns', 'nspawn'], 'systemd units inside a Debian 12 n
     expect(after).not.toBe(before);
     expect(await inNode(['systemctl', 'show', '-P', 'NRestarts', 'stems-agent.service'])).toBe('1');
   });
+
+  it('a hub that crashes at every start ends failed on the start limit, and reset-failed re-arms it', async () => {
+    const exe = join(node?.rootDir ?? '', 'usr/local/bin/hub');
+    const probe = readFileSync(exe, 'utf8');
+    writeFileSync(exe, '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+    try {
+      await inNode(['systemctl', 'reset-failed', 'stems-hub.service']); // earlier starts do not count
+      const since = await inNode(['date', '+%Y-%m-%d %H:%M:%S']);
+      await inNode(['systemctl', 'restart', 'stems-hub.service']);
+      const show = async (p: string) => inNode(['systemctl', 'show', '-P', p, 'stems-hub.service']);
+      // a few starts 2 s apart, then systemd stops trying (systemd 252 keeps Result=exit-code
+      // for a refused automatic restart; the journal names the start limit)
+      await eventually(
+        async () => {
+          const log = await inNode(['journalctl', '-u', 'stems-hub.service', '--since', since, '--no-pager']);
+          return log.includes('Start request repeated too quickly') ? true : undefined;
+        },
+        'the start limit to end the crash loop',
+        40_000,
+        500,
+      );
+      expect(await show('ActiveState')).toBe('failed');
+      const restarts = await show('NRestarts');
+      expect(Number(restarts)).toBeGreaterThan(1);
+      await new Promise((r) => setTimeout(r, 3000)); // past RestartSec: no new try
+      expect(await show('ActiveState')).toBe('failed');
+      expect(await show('NRestarts')).toBe(restarts);
+    } finally {
+      writeFileSync(exe, probe, { mode: 0o755 });
+    }
+    // docs/operations.md: fix the cause, then re-arm
+    await inNode(['systemctl', 'reset-failed', 'stems-hub.service']);
+    await inNode(['systemctl', 'start', 'stems-hub.service']);
+    expect(await inNode(['systemctl', 'is-active', 'stems-hub.service'])).toBe('active');
+  }, 90_000);
 });

@@ -24,7 +24,9 @@ import { bootNodes, ensureRootfs, type Testbed, type TestbedNode, teardown } fro
  * systemd (the nspawn testbed) joined with the one-line install served by the
  * hub, the desired state from examples/colab over git's smart HTTP, and every
  * step through the `hub` CLI: approve, a staged rollout, a hub killed with -9,
- * a rollback, a node reboot, an in-place agent upgrade and an uninstall.
+ * a rollback, a node reboot, an in-place agent upgrade and an uninstall; plain
+ * `hub status` on the nodes themselves, a unit stopped by hand and repaired,
+ * and a unit restarted through `notify` by a change of the file it reads.
  */
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,6 +35,13 @@ const METRICS_ROLE = 'roles/node-metrics/role.yaml';
 
 interface StatusJson {
   nodes: { name: string; state: string; serial: number; revision: string | null; lastSeen: string | null }[];
+}
+
+interface DriftEvent {
+  id: string;
+  status: 'drifted' | 'repaired' | 'cleared';
+  aspects: string[];
+  detectedAt: string;
 }
 
 /** examples/colab as the cluster's repository, unchanged (its sysctl handlers skip nodes without procps). */
@@ -53,6 +62,7 @@ async function ok(node: TestbedNode, cmd: string[], timeoutMs?: number): Promise
 }
 
 const mainPid = async (node: TestbedNode, unit: string) => Number(await ok(node, ['systemctl', 'show', '-p', 'MainPID', '--value', unit]));
+const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
 
 describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install on systemd nodes', () => {
   let tb: Testbed | undefined;
@@ -102,6 +112,13 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
   };
   const joinToken = async () => JSON.parse(await hubCli('join-token', 'create', '--json')).token as string;
   const waitRevision = (commit: string) => waitForRevision(hubCli, commit);
+  /** GET /api/v1/nodes/:name/drift with the local admin token `hub serve` wrote. */
+  const driftEvents = async (name: string): Promise<DriftEvent[]> => {
+    const token = (await readFile(join(work, 'hub', 'local-admin.token'), 'utf8')).trim();
+    const res = await fetch(`${hubUrl}/api/v1/nodes/${name}/drift`, { headers: { authorization: `Bearer ${token}` } });
+    if (!res.ok) throw new Error(`drift events of ${name}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as DriftEvent[];
+  };
 
   beforeAll(async () => {
     assertBuilt();
@@ -145,7 +162,7 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
     const left = await node.exec([
       'sh',
       '-c',
-      'ls -d /opt/stems/agent /usr/local/bin/stems-agent /etc/stems /etc/systemd/system/stems-agent.service',
+      'ls -d /opt/stems/agent /usr/local/bin/stems-agent /usr/local/bin/hub /etc/stems /etc/systemd/system/stems-agent.service',
     ]);
     expect(left.stdout).toBe('');
   });
@@ -168,6 +185,7 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
       expect(await ok(node, ['systemctl', 'is-enabled', 'stems-agent'])).toBe('enabled');
       expect(await ok(node, ['systemctl', 'is-active', 'stems-agent'])).toBe('active');
       expect(await ok(node, ['stems-agent', '--version'])).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(await ok(node, ['hub', '--version'])).toMatch(/^\d+\.\d+\.\d+$/);
     }
     const nodes = await eventually(async () => {
       const list = JSON.parse(await hubCli('nodes', '--json')) as { name: string; state: string }[];
@@ -191,6 +209,29 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
       expect(await ok(node, ['cat', '/etc/systemd/system/node-metrics.service'])).toContain('sleep 15');
     }
   }, 90_000);
+
+  it('on a node, plain `hub status` finds the hub in the agent config and signs with the node key: read-only', async () => {
+    const first = repo?.head ?? '';
+    const t0 = Date.now();
+    for (const name of NAMES) {
+      const r = await byName(name).exec(['hub', 'status', '--json']);
+      expect(r.code, `${name}: ${r.stdout}\n${r.stderr}`).toBe(0);
+      const s = JSON.parse(r.stdout) as StatusJson;
+      expect(s.nodes.map((n) => `${n.name} ${n.state} ${n.revision}`).sort()).toEqual(NAMES.map((n) => `${n} converged ${first}`).sort());
+    }
+    timings.nodeHubStatusMs = Math.round((Date.now() - t0) / NAMES.length);
+    const node = byName('cooperator');
+    expect(await ok(node, ['hub', 'status'])).toMatch(/cooperator\s+converged/);
+    expect(await ok(node, ['hub', 'revisions', '--json'])).toContain(first);
+    // a node key reads; it never approves
+    const write = await node.exec(['hub', 'approve', 'latest', '--json']);
+    expect(write.code).toBe(1);
+    expect(write.stderr).toMatch(/"code":\s*"STEMS_AUTH_(FORBIDDEN|REQUIRED)"/);
+    // what needs the hub's data dir says it runs on the hub host (the node's `hub` has no SQLite)
+    const serve = await node.exec(['hub', 'serve']);
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toContain('STEMS_HUB_NOT_INITIALIZED: This command needs the hub data dir, so it runs on the hub host only');
+  }, 60_000);
 
   it('rolls a unit change out to one node, survives kill -9 of the hub, then to the rest, and rolls back', async () => {
     const first = repo?.head ?? '';
@@ -260,17 +301,19 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
     const node = byName('director');
     const bundle = join(work, 'stems-agent.mjs');
     await appendFile(bundle, '// a newer build\n');
-    const newSha = createHash('sha256')
-      .update(await readFile(bundle))
-      .digest('hex');
+    const newSha = sha256(await readFile(bundle));
     const identity = ['sha256sum', '/etc/stems/agent.yaml', '/var/lib/stems-agent/node.key'];
     const identityBefore = await ok(node, identity);
     const pidBefore = await mainPid(node, 'stems-agent');
+    // an outdated hub client on the node: the re-run replaces it with the one the hub serves
+    await ok(node, ['sh', '-c', "echo '// an older build' >> /opt/stems/agent/hub.mjs"]);
+    const clientSha = sha256(await readFile(join(repoRoot, 'packages/hub/dist/hub.mjs')));
     const r = await install('director', []);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('already enrolled');
     expect(await ok(node, identity)).toBe(identityBefore);
     expect(await ok(node, ['sha256sum', '/opt/stems/agent/stems-agent.mjs'])).toBe(`${newSha}  /opt/stems/agent/stems-agent.mjs`);
+    expect(await ok(node, ['sha256sum', '/opt/stems/agent/hub.mjs'])).toBe(`${clientSha}  /opt/stems/agent/hub.mjs`);
     expect(await mainPid(node, 'stems-agent')).not.toBe(pidBefore);
     await converged(['director'], repo?.head ?? '');
   }, 60_000);
@@ -279,7 +322,11 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
     const node = byName('director');
     const off = await install('director', ['--uninstall']);
     expect(off.code, off.stderr).toBe(0);
-    const gone = await node.exec(['sh', '-c', 'ls -d /opt/stems/agent /usr/local/bin/stems-agent /etc/systemd/system/stems-agent.service']);
+    const gone = await node.exec([
+      'sh',
+      '-c',
+      'ls -d /opt/stems/agent /usr/local/bin/stems-agent /usr/local/bin/hub /etc/systemd/system/stems-agent.service',
+    ]);
     expect(gone.stdout).toBe('');
     expect(await ok(node, ['ls', '/var/lib/stems-agent', '/etc/stems/agent.yaml'])).toContain('agent.yaml');
     const t0 = Date.now();
@@ -296,7 +343,84 @@ describeNeeding(['root', 'netns', 'nspawn'], 'a real cluster: one-line install o
       250,
     );
     timings.reinstallToConvergedMs = Date.now() - t0;
+    expect(await ok(node, ['hub', 'status'])).toMatch(/director\s+converged/);
   }, 60_000);
+
+  it('an enforce node repairs a unit stopped by hand; the hub saw it drifted (unit state), then repaired', async () => {
+    const node = byName('cooperator');
+    // a stopped unit is seen by the full re-check only (every 5 min by default): every second on this node, for this test
+    const config = '/etc/stems/agent.yaml';
+    await ok(node, ['sh', '-c', `cp ${config} ${config}.orig && printf 'intervals:\\n  driftMs: 1000\\n' >> ${config}`]);
+    await ok(node, ['systemctl', 'restart', 'stems-agent']);
+    try {
+      // the agent enforces its bundle once at start: a unit stopped before that is no drift
+      const pid = await mainPid(node, 'stems-agent');
+      await eventually(
+        async () =>
+          (await node.exec(['sh', '-c', `journalctl _PID=${pid} -o cat | grep -q '"apply finished"'`])).code === 0 ? true : undefined,
+        'the restarted agent done with its enforce at start',
+        20_000,
+        250,
+      );
+      const since = new Date().toISOString();
+      const t0 = Date.now();
+      await ok(node, ['systemctl', 'stop', 'node-metrics.service']);
+      const events = await eventually(
+        async () => {
+          const ours = (await driftEvents('cooperator')).filter((e) => e.id === 'unit:node-metrics.service' && e.detectedAt >= since);
+          return ours.some((e) => e.status === 'repaired') ? ours : undefined;
+        },
+        'node-metrics.service drifted and repaired on cooperator',
+        30_000,
+        250,
+      ).catch(async (err: Error) => {
+        const journal = (await node.exec(['journalctl', '-u', 'stems-agent', '--no-pager', '-n', '60'])).stdout;
+        throw new Error(`${err.message}\nsince ${since}, drift events: ${JSON.stringify(await driftEvents('cooperator'))}\n${journal}`);
+      });
+      timings.unitStopToRepairedMs = Date.now() - t0;
+      expect(events.find((e) => e.status === 'drifted')?.aspects).toContain('unit-state');
+      expect(await ok(node, ['systemctl', 'is-active', 'node-metrics.service'])).toBe('active');
+      await converged(['cooperator'], repo?.head ?? '');
+    } finally {
+      await ok(node, ['sh', '-c', `mv -f ${config}.orig ${config} && systemctl restart stems-agent`]);
+    }
+  }, 60_000);
+
+  it('a change to the file a unit reads restarts it through notify, and the unit file stays as it was', async () => {
+    const dir = repo?.dir ?? '';
+    const invocation = (node: TestbedNode) => ok(node, ['systemctl', 'show', '-p', 'InvocationID', '--value', 'node-metrics.service']);
+    const unitSum = (node: TestbedNode) => ok(node, ['sha256sum', '/etc/systemd/system/node-metrics.service']);
+    const before = await Promise.all(NAMES.map(async (n) => ({ id: await invocation(byName(n)), unit: await unitSum(byName(n)) })));
+    // the role as the nodes run it now (the first revision) with only the unit's environment file changed
+    const role = (await readFile(join(repoRoot, 'examples/colab', METRICS_ROLE), 'utf8')).replace(
+      'metrics_file: metrics.prom',
+      'metrics_file: node.prom',
+    );
+    expect(role).toContain('metrics_file: node.prom');
+    const third = await commitFiles(dir, { [METRICS_ROLE]: role }, 'metrics into node.prom');
+    await hubCli('sync');
+    await waitRevision(third);
+    const diff = await hubCli('diff', third.slice(0, 10));
+    expect(diff).toContain('~ file:/etc/default/node-metrics');
+    expect(diff).not.toContain('unit:node-metrics.service');
+    const t0 = Date.now();
+    await hubCli('approve', third.slice(0, 10), '--note', 'metrics file');
+    await converged(NAMES, third);
+    timings.notifyApproveToConvergedMs = Date.now() - t0;
+    for (const [i, name] of NAMES.entries()) {
+      const node = byName(name);
+      expect(await ok(node, ['cat', '/etc/default/node-metrics'])).toContain('METRICS_FILE=/var/lib/node-metrics/node.prom');
+      expect(await unitSum(node), name).toBe(before[i]?.unit);
+      expect(await invocation(node), name).not.toBe(before[i]?.id);
+      expect(await ok(node, ['systemctl', 'is-active', 'node-metrics.service'])).toBe('active');
+      await eventually(
+        async () => ((await node.exec(['grep', '-q', '^node_load1 ', '/var/lib/node-metrics/node.prom'])).code === 0 ? true : undefined),
+        `${name}: the restarted unit writes node.prom`,
+        10_000,
+        250,
+      );
+    }
+  }, 90_000);
 
   it('installs a hub from a built checkout with install-hub.sh, running as stems-hub', async () => {
     const node = tb?.nodes[NAMES.length];

@@ -23,9 +23,33 @@ export interface RunResult {
 }
 
 /** Runs a CLI to completion (bounded by timeoutMs) and returns its output. */
-export function runCli(bin: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export function runCli(
+  bin: string,
+  args: string[],
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    cwd?: string;
+    /** Run it in its own process group, and kill the whole group when it ends: nothing it started outlives it. */
+    group?: boolean;
+  } = {},
+): Promise<RunResult> {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(bin, args, {
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      detached: opts.group === true,
+    });
+    const kill = () => {
+      try {
+        if (opts.group && child.pid) process.kill(-child.pid, 'SIGKILL');
+        else child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -35,12 +59,13 @@ export function runCli(bin: string, args: string[], opts: { env?: NodeJS.Process
       stderr += d.toString();
     });
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${bin} ${args.join(' ')} timed out after ${opts.timeoutMs ?? 30_000} ms\n${stdout}\n${stderr}`));
-    }, opts.timeoutMs ?? 30_000);
+      kill();
+      reject(new Error(`${bin} ${args.join(' ')} timed out after ${timeoutMs} ms\n${stdout}\n${stderr}`));
+    }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      if (opts.group) kill();
       resolve({ code, stdout, stderr });
     });
   });

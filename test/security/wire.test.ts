@@ -304,9 +304,10 @@ describe('HTTP routes declare their access (default deny)', () => {
     [
       '/api/v1/health',
       '/api/v1/agent',
-      // The install script and the agent bundle a fresh node downloads: no secret in them (see docs/security.md).
+      // The install script and the bundles a fresh node downloads (agent, read-only hub client): no secret in them (see docs/security.md).
       '/install.sh',
       '/agent/stems-agent.mjs',
+      '/agent/hub.mjs',
     ].flatMap((url) => [`GET ${url}`, `HEAD ${url}`]),
   );
 

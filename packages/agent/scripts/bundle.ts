@@ -8,52 +8,14 @@
  * (`sha256sum -c` format). Run: `pnpm --filter @stems/agent bundle`.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import { writeFileAtomic } from '../../shared/src/fs-atomic.js';
+import { bakedVersion, cliBundleOptions, packageVersion, writeBundle, zodEnglishOnly } from '../../shared/scripts/bundle-helpers.js';
 
 const pkgDir = fileURLToPath(new URL('../', import.meta.url));
 const outFile = `${pkgDir}dist/stems-agent.mjs`;
-const pkg: unknown = JSON.parse(await readFile(`${pkgDir}package.json`, 'utf8'));
-const version = typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-
-/**
- * cli/version.ts reads ../../package.json next to itself, which does not exist
- * beside an installed bundle: the bundle gets the version baked in instead.
- */
-const bakedVersion: Plugin = {
-  name: 'baked-version',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]src[\\/]cli[\\/]version\.ts$/ }, () => ({
-      contents: `export function agentVersion() { return ${JSON.stringify(version)}; }`,
-      loader: 'ts',
-    }));
-  },
-};
-
-/**
- * zod re-exports every translation of its messages (`z.locales`, a fifth of
- * the bundle) and the bundle would parse and initialise all of them at each
- * start; stems only ever uses English, which zod configures from locales/en.js
- * directly. The namespace becomes English only.
- */
-const zodDir = dirname(dirname(createRequire(pkgDir).resolve('zod/v4/core')));
-const englishOnly: Plugin = {
-  name: 'zod-english-only',
-  setup(b) {
-    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      args.resolveDir.startsWith(zodDir) ? { path: `${zodDir}/locales/index.js`, namespace: 'zod-english-only' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, () => ({
-      contents: `export { default as en } from ${JSON.stringify(`${zodDir}/locales/en.js`)};`,
-      loader: 'js',
-      resolveDir: `${zodDir}/locales`,
-    }));
-  },
-};
+const version = packageVersion(pkgDir);
 
 /**
  * Big dependencies only the daemon or a facts refresh use (systeminformation,
@@ -100,25 +62,12 @@ const deferred: Plugin = {
 
 const started = Date.now();
 const code = await build({
-  entryPoints: [`${pkgDir}src/cli/main.ts`],
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
+  ...cliBundleOptions(pkgDir),
   // CommonJS, so the loader can compile it with vm.Script and a code cache.
   format: 'cjs',
-  // Identifiers stay as written, for stack traces a user may paste into a bug
-  // report; that costs nothing at run time, unlike keepNames (a __name()
-  // call per function and class at every start).
-  minifyWhitespace: true,
-  minifySyntax: true,
-  legalComments: 'none',
-  write: false,
-  // The workspace package from source, so the bundle never lags a stale dist.
-  alias: { '@stems/shared': `${pkgDir}../shared/src/index.ts` },
   // ws loads these native speed-ups inside try/catch and works without them.
   external: ['bufferutil', 'utf-8-validate'],
-  plugins: [bakedVersion, englishOnly, deferred],
-  logLevel: 'warning',
+  plugins: [bakedVersion(pkgDir, 'agentVersion'), zodEnglishOnly(pkgDir), deferred],
 });
 const cjs = code.outputFiles[0]?.text;
 if (cjs === undefined) throw new Error('esbuild produced no code');
@@ -137,9 +86,4 @@ const result = await build({
 });
 const file = result.outputFiles[0];
 if (!file) throw new Error('esbuild produced no output');
-const digest = createHash('sha256').update(file.contents).digest('hex');
-await writeFileAtomic(outFile, file.contents, { mode: 0o755, mkdirs: true });
-await writeFileAtomic(`${outFile}.sha256`, `${digest}  stems-agent.mjs\n`, { mode: 0o644 });
-process.stdout.write(
-  `wrote ${outFile} (${(file.contents.length / 1024).toFixed(0)} KiB, sha256 ${digest}) in ${Date.now() - started} ms\n`,
-);
+await writeBundle(outFile, file.contents, started);

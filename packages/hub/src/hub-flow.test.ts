@@ -1,19 +1,11 @@
 import { decodePublicKey, verifyEnvelope } from '@stems/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { commitFiles, type GitRepo, makeGitRepo } from '../../../test/helpers/git-http.js';
+import { TWO_NODE_CLUSTER } from './_test-fixtures.js';
 import { testHub } from './_test-hub.js';
 import { resignExpiring } from './approval/resign.js';
 import { TestAgent } from './ws/_test-agent.js';
 
-const CLUSTER = `apiVersion: stems/v1
-cluster: colab
-vars: { greeting: hello }
-nodes:
-  n1: {}
-  n2: {}
-groups:
-  all: { roles: [base] }
-`;
 const ROLE = `resources:
   - file: /etc/motd
     content: "{{vars.greeting}} from {{node.name}}\\n"
@@ -26,7 +18,7 @@ afterEach(async () => {
 });
 
 async function flowHub(options: { now?: () => Date } = {}) {
-  const repo = await makeGitRepo({ 'cluster.yaml': CLUSTER, 'roles/base/role.yaml': ROLE }, 'first');
+  const repo = await makeGitRepo({ 'cluster.yaml': TWO_NODE_CLUSTER, 'roles/base/role.yaml': ROLE }, 'first');
   repos.push(repo);
   const hub = await testHub({ repoUrl: repo.dir, ...options });
   const op = { authorization: `Bearer ${hub.token('operator', 'alice')}` };

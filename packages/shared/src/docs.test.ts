@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { renderErrorsDoc } from './_errors-doc.js';
 import { clusterJsonSchema, renderJsonSchemas, roleJsonSchema } from './_json-schema.js';
 import { ERROR_CODES } from './errors.js';
+import { TEMPLATE_HELPERS } from './template.js';
 
 const root = new URL('../../../', import.meta.url);
 const REGENERATE = 'out of date: run `pnpm docs:errors` and commit the result';
@@ -35,5 +36,18 @@ describe('generated docs', () => {
     const cluster = clusterJsonSchema() as { required: string[]; additionalProperties: boolean };
     expect(cluster.required).toEqual(['apiVersion', 'cluster', 'nodes']);
     expect(cluster.additionalProperties).toBe(false);
+  });
+
+  it('docs/templates.md lists exactly the helpers in TEMPLATE_HELPERS', async () => {
+    const doc = await committed('docs/templates.md');
+    const section = doc.split(/^## Helpers$/m)[1]?.split(/^## /m)[0] ?? '';
+    // First cell of each table row: one or more `name`s (e.g. `lt` `lte` `gt` `gte`).
+    const documented = section
+      .split('\n')
+      .map((line) => /^\| ((?:`[a-z]+` ?)+) \|/.exec(line)?.[1])
+      .flatMap((cell) => (cell ? [...cell.matchAll(/`([a-z]+)`/g)].map((m) => m[1]) : []));
+    expect(documented.length, 'no helper table found under "## Helpers" in docs/templates.md').toBeGreaterThan(0);
+    expect(new Set(documented).size, 'a helper is listed twice').toBe(documented.length);
+    expect([...documented].sort()).toEqual([...TEMPLATE_HELPERS].sort());
   });
 });

@@ -16,6 +16,7 @@ export {
 export { Facts } from './facts.js';
 export { DriftPolicy, Duration, durationMs, OnFailurePolicy, protoSafeRecord, Vars } from './fields.js';
 export { type AtomicWriteOptions, fsyncDir, writeFileAtomic } from './fs-atomic.js';
+export { Keepalive } from './keepalive.js';
 export { assertManagedPath, assertRepoRelativePath, managedPathProblem, RESERVED_PATH_PREFIXES } from './paths.js';
 export { fileBytes, type RenderSource, renderBody, resourceApplies, templateContext } from './render.js';
 export {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { AGENT_DEFAULTS, AgentState, type Engine, factsHash, HubConnection, loadEngine, receiveBundle } from '@stems/agent';
-import type { Facts, HubMessage, KeyPair } from '@stems/shared';
+import type { Facts, HealthSample, HubMessage, KeyPair } from '@stems/shared';
 // The agent's own test facts (a small virtual Debian host) and silent logger: reused, not copied.
 import { FACTS, silent } from '../../../packages/agent/src/daemon/_test-fixtures.js';
 
@@ -19,8 +19,16 @@ export interface LightAgentOptions {
   node: NodeIdentity;
   /** The pinned hub key, `ed25519:<base64>`. */
   hubKey: string;
-  /** Client ping (heartbeat) period. @default AGENT_DEFAULTS.intervals.pingMs */
+  /** Keepalive period (pings a quiet hub). @default AGENT_DEFAULTS.intervals.pingMs */
   pingMs?: number;
+  /**
+   * Send a health heartbeat this often while connected, as the daemon does
+   * (first one at a random point of the period, so a swarm does not beat in
+   * step). The sample is a fixed one of the real shape, not measured: a
+   * thousand agents in one process sampling the host would measure the host.
+   * Without it the agent sends no health.
+   */
+  healthMs?: number;
   /** Reconnect backoff, as the agent config names it. @default AGENT_DEFAULTS.intervals */
   backoffMinMs?: number;
   backoffMaxMs?: number;
@@ -42,6 +50,23 @@ export interface LightAgentOptions {
   log?: Logger;
 }
 
+/** What an idle Debian node's daemon sends (packages/agent/src/daemon/health.ts), less `at`. */
+const HEALTH_SAMPLE: Omit<HealthSample, 'at'> = {
+  uptimeSec: 86_400,
+  load1: 0.08,
+  load5: 0.05,
+  load15: 0.01,
+  memUsedPct: 23.5,
+  disks: [
+    { mount: '/', usedPct: 41.2 },
+    { mount: '/boot/efi', usedPct: 1.1 },
+  ],
+  units: [{ name: 'node-metrics.service', active: 'active' }],
+  agentVersion: 'swarm',
+  lastApply: { serial: 1, status: 'converged', at: '2026-01-01T00:00:00.000Z' },
+  stale: false,
+};
+
 /** A report the agent sent, with the local time it went out. */
 export interface SentReport {
   serial: number;
@@ -53,7 +78,8 @@ export interface SentReport {
  * A light agent: the real agent's connection (HubConnection: challenge-response
  * with its node key, hub proof, client pings, the agent's backoff) and, when it
  * has a work dir, the real bundle path (receiveBundle + engine), without the
- * daemon's drift watcher, facts gathering, outbox or health sampling. Many fit
+ * daemon's drift watcher, facts gathering, outbox or health sampling (it can
+ * send a fixed health sample on the daemon's schedule, `healthMs`). Many fit
  * in one process; every one is a real websocket client of the hub.
  */
 export class LightAgent {
@@ -72,6 +98,7 @@ export class LightAgent {
   #cluster: string | undefined;
   #chain: Promise<void> = Promise.resolve();
   #errors: unknown[] = [];
+  #healthTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: LightAgentOptions) {
     this.#opts = opts;
@@ -124,6 +151,7 @@ export class LightAgent {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.#healthTimer);
     await this.#conn.stop();
     await this.#chain;
   }
@@ -134,6 +162,15 @@ export class LightAgent {
     // As the daemon does: facts first, then the bundle if the hub has a newer one.
     this.#conn.send('facts', { facts: this.#facts, hash: factsHash(this.#facts) });
     if (this.#bundles && serial > this.#lastSerial) this.#conn.send('bundle.get', {});
+    if (this.#opts.healthMs && !this.#healthTimer) this.#beat(this.#opts.healthMs, Math.random() * this.#opts.healthMs);
+  }
+
+  /** One health heartbeat every periodMs (sent only while connected, never queued: as the daemon). */
+  #beat(periodMs: number, delayMs: number): void {
+    this.#healthTimer = setTimeout(() => {
+      this.#conn.send('health', { ...HEALTH_SAMPLE, at: new Date().toISOString(), intervalMs: periodMs });
+      this.#beat(periodMs, periodMs);
+    }, delayMs);
   }
 
   #onMessage(msg: HubMessage): void {

@@ -46,6 +46,14 @@ describe('parseAgentConfig', () => {
     expect(Object.isFrozen(config?.paths)).toBe(true);
   });
 
+  it('defaults: full drift re-check every 5 min, health every 15 s (issue 5)', () => {
+    const { config, errors } = parseAgentConfig(valid(), 'agent.yaml');
+    expect(errors).toEqual([]);
+    // Literal numbers on purpose: a changed default must fail here, not follow AGENT_DEFAULTS silently.
+    expect(config?.intervals.driftMs).toBe(300_000);
+    expect(config?.intervals.healthMs).toBe(15_000);
+  });
+
   it('lets overrides (flags/env) beat the file', () => {
     const { config } = parseAgentConfig(valid('paths:\n  state: /srv/state\n  root: /srv/root\n'), 'a.yaml', { stateDir: '/x/state' });
     expect(config?.paths).toEqual({ state: '/x/state', root: '/srv/root', factsDir: '/etc/stems/facts.d' });

@@ -29,6 +29,8 @@ interface ScriptedHub {
   /** Every parsed agent frame, in order. */
   received: AgentMessage[];
   connections: number;
+  /** Pings the agent sent. */
+  pings: number;
   sockets: WebSocket[];
   close(): Promise<void>;
 }
@@ -38,8 +40,8 @@ type Script = (ws: WebSocket, msg: AgentMessage, hub: ScriptedHub) => void;
 const send = (ws: WebSocket, type: string, payload: unknown) => ws.send(makeFrame(type, payload, 'h1'));
 
 /** A hub that challenges with `offerKey` and answers hello per `script`. */
-async function scriptedHub(opts: { offerKey?: string; script?: Script } = {}): Promise<ScriptedHub> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/api/v1/agent' });
+async function scriptedHub(opts: { offerKey?: string; script?: Script; autoPong?: boolean } = {}): Promise<ScriptedHub> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/api/v1/agent', autoPong: opts.autoPong ?? true });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   const address = wss.address();
   if (address === null || typeof address === 'string') throw new TypeError('expected a TCP address');
@@ -48,6 +50,7 @@ async function scriptedHub(opts: { offerKey?: string; script?: Script } = {}): P
     key: generateKeyPair(),
     received: [],
     connections: 0,
+    pings: 0,
     sockets: [],
     close: () =>
       new Promise((resolve) => {
@@ -58,6 +61,7 @@ async function scriptedHub(opts: { offerKey?: string; script?: Script } = {}): P
   wss.on('connection', (ws) => {
     hub.connections++;
     hub.sockets.push(ws);
+    ws.on('ping', () => hub.pings++);
     ws.on('message', (data: Buffer) => {
       const parsed = parseFrame(AgentMessage, data);
       if (!parsed.ok) throw new Error(parsed.error.message);
@@ -88,7 +92,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function connect(hub: ScriptedHub, handlers: HubConnectionHandlers, extra: { pinned?: string; backoffMaxMs?: number } = {}) {
+function connect(
+  hub: ScriptedHub,
+  handlers: HubConnectionHandlers,
+  extra: { pinned?: string; backoffMaxMs?: number; pingMs?: number } = {},
+) {
   const conn = new HubConnection({
     wsUrl: hub.url,
     node: 'projector',
@@ -100,7 +108,7 @@ function connect(hub: ScriptedHub, handlers: HubConnectionHandlers, extra: { pin
     backoffMinMs: 20,
     backoffMaxMs: extra.backoffMaxMs ?? 100,
     stableMs: 60_000,
-    pingMs: 60_000,
+    pingMs: extra.pingMs ?? 60_000,
     log,
     handlers,
   });
@@ -132,6 +140,26 @@ describe('HubConnection handshake', () => {
     expect(conn.send('bundle.get', {})).toBe(true);
     await until(() => hub.received.length === 2);
     expect(hub.received[1]?.type).toBe('bundle.get');
+  });
+
+  it('pings only a quiet hub, and drops a hub that misses a ping', async () => {
+    // The hub never answers pings; while it sends frames the agent has no reason to ping it.
+    const hub = await scriptedHub({ script: welcome, autoPong: false });
+    cleanups.push(() => hub.close());
+    const drops: unknown[] = [];
+    const conn = connect(hub, { disconnected: (d) => drops.push(d) }, { pingMs: 50 });
+    await until(() => conn.ready);
+    const talk = setInterval(() => {
+      for (const ws of hub.sockets) send(ws, 'bundle.none', {});
+    }, 20);
+    await new Promise((r) => setTimeout(r, 400));
+    clearInterval(talk);
+    expect(hub.pings).toBe(0);
+    expect(drops).toEqual([]);
+    // Quiet now: one ping, no pong, dropped at the next tick (1006: terminated, no close frame).
+    await until(() => drops.length > 0, 2000);
+    expect(hub.pings).toBe(1);
+    expect(drops[0]).toMatchObject({ code: 1006, wasReady: true });
   });
 
   it('refuses a hub whose key is not the pinned one and retries only after backoffMaxMs', async () => {

@@ -8,6 +8,7 @@ import {
   HubMessage,
   type HubMessageOf,
   isStemsError,
+  Keepalive,
   type KeyPair,
   MAX_FRAME_BYTES,
   makeFrame,
@@ -82,9 +83,8 @@ export class HubConnection {
   #agentNonce = '';
   #frameSeq = 0;
   #generation = 0;
-  #alive = true;
   #timers = new Set<NodeJS.Timeout>();
-  #pingTimer: NodeJS.Timeout | undefined;
+  #keepalive: Keepalive | undefined;
   #closed: Promise<void> = Promise.resolve();
 
   constructor(opts: HubConnectionOptions) {
@@ -116,7 +116,7 @@ export class HubConnection {
     this.#stopped = true;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
-    clearInterval(this.#pingTimer);
+    this.#keepalive?.stop();
     const ws = this.#ws;
     if (ws && ws.readyState !== ws.CLOSED) {
       const force = setTimeout(() => ws.terminate(), 2_000);
@@ -151,7 +151,6 @@ export class HubConnection {
     const { WebSocket } = await wsModule;
     if (this.#stopped) return;
     this.#phase = 'connecting';
-    this.#alive = true;
     this.#generation++;
     this.#opts.handlers.connecting?.();
     const log = this.#opts.log;
@@ -168,29 +167,27 @@ export class HubConnection {
     });
     // Handlers are attached synchronously, before any await (STYLE 7).
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
-    ws.on('pong', () => {
-      this.#alive = true;
-    });
+    ws.on('ping', () => this.#keepalive?.heard());
+    ws.on('pong', () => this.#keepalive?.heard());
     ws.on('error', (err) => log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'hub connection error'));
     ws.on('close', (code, reason) => {
       resolveClosed();
       this.#onClose(code, reason.toString('utf8'));
     });
     ws.on('open', () => {
-      this.#pingTimer = setInterval(() => {
-        if (!this.#alive) {
+      this.#keepalive = new Keepalive(
+        this.#opts.pingMs,
+        () => ws.ping(),
+        () => {
           log.warn('hub missed a pong; dropping the connection');
           ws.terminate();
-          return;
-        }
-        this.#alive = false;
-        ws.ping();
-      }, this.#opts.pingMs);
+        },
+      );
     });
   }
 
   #onClose(code: number, reason: string): void {
-    clearInterval(this.#pingTimer);
+    this.#keepalive?.stop();
     const wasReady = this.#phase === 'ready';
     this.#phase = 'idle';
     this.#ws = undefined;
@@ -215,7 +212,7 @@ export class HubConnection {
   }
 
   #onMessage(data: WebSocket.RawData, isBinary: boolean): void {
-    this.#alive = true;
+    this.#keepalive?.heard();
     if (isBinary || !Buffer.isBuffer(data)) {
       this.#protocolError({ code: 'STEMS_WIRE_MALFORMED', message: 'Binary frames are not part of the protocol' });
       return;

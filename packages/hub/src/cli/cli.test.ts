@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { commitFiles, type GitRepo, makeGitRepo } from '../../../../test/helpers/git-http.js';
 import { testHub } from '../_test-hub.js';
 import { openStore } from '../store/index.js';
+import { runHub as run } from './_test-cli.js';
 import { runCli } from './run.js';
 
 const CLUSTER = 'apiVersion: stems/v1\ncluster: colab\nnodes:\n  n1: {}\ngroups:\n  all: { roles: [base] }\n';
@@ -25,23 +26,6 @@ async function setup() {
   cleanups.push(repo.cleanup, () => rm(data, { recursive: true, force: true }));
   const hub = async (...argv: string[]) => run(argv, { STEMS_HUB_DATA: data, STEMS_AGENT_CONFIG: join(data, 'no-agent.yaml') });
   return { repo, data, hub };
-}
-
-async function run(argv: string[], env: NodeJS.ProcessEnv) {
-  {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (c) => {
-      out += c;
-    });
-    stderr.on('data', (c) => {
-      err += c;
-    });
-    const code = await runCli(argv, { stdout, stderr, env, signal: new AbortController().signal });
-    return { code, out, err };
-  }
 }
 
 async function freePort(): Promise<number> {
@@ -145,11 +129,114 @@ describe('hub CLI on the hub host', () => {
     expect(status).toMatchObject({ cluster: 'colab', branch: 'main', latestRevision: { commit: bad }, nodes: [] });
   });
 
+  it('--version prints the version of the hub package', async () => {
+    const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
+    const { hub } = await setup();
+    const version = await hub('--version');
+    expect(version.code).toBe(0);
+    expect(version.out).toBe(`${pkg.version}\n`);
+    expect((await hub('-v')).out).toBe(`${pkg.version}\n`);
+  });
+
+  it('init, key, sync and rollback --json print the documented shapes; a failure prints { error } on stderr', async () => {
+    const { repo, data, hub } = await setup();
+    const init = await hub('init', '--repo', repo.dir, '--json');
+    expect(init.code, init.err).toBe(0);
+    expect(JSON.parse(init.out)).toEqual({
+      dataDir: data,
+      created: [join(data, 'hub.yaml'), join(data, 'hub.key'), join(data, 'hub.db')],
+    });
+
+    const key = JSON.parse((await hub('key', '--json')).out);
+    expect(Object.keys(key).sort()).toEqual(['fingerprint', 'key', 'keyId']);
+    expect(key.key).toBe((await hub('key')).out.trim());
+    expect(key.fingerprint).toMatch(/^SHA256:/);
+    expect(key.keyId).toEqual(expect.any(String));
+
+    const first = await hub('sync', '--json');
+    expect(first.code, first.err).toBe(0);
+    expect(JSON.parse(first.out)).toEqual({ added: [{ commit: repo.head, subject: 'first', state: 'valid' }] });
+    const second = await commitFiles(repo.dir, { 'roles/base/role.yaml': ROLE.replace('hi', 'hello') }, 'second');
+    expect(JSON.parse((await hub('sync', '--json')).out)).toEqual({ added: [{ commit: second, subject: 'second', state: 'valid' }] });
+    expect(JSON.parse((await hub('sync', '--json')).out)).toEqual({ added: [] });
+
+    expect((await hub('approve', second)).code).toBe(0);
+    const rolled = await hub('rollback', '--to', repo.head.slice(0, 8), '--note', 'back', '--json');
+    expect(rolled.code, rolled.err).toBe(0);
+    const rollback = JSON.parse(rolled.out);
+    expect(rollback).toEqual({
+      approvalId: expect.any(Number),
+      kind: 'rollback',
+      commit: repo.head,
+      subject: 'first',
+      bundles: [{ node: 'n1', serial: 2, expiresAt: expect.any(String) }],
+      // the role needs no facts, so nothing waits for them
+      waitingForFacts: [],
+    });
+    expect(Date.parse(rollback.bundles[0].expiresAt)).toBeGreaterThan(Date.now());
+
+    // With --json a failure is one JSON object on stderr and nothing on stdout; exit codes are unchanged.
+    const failed = await hub('rollback', '--to', 'deadbeef', '--json');
+    expect(failed.code).toBe(1);
+    expect(failed.out).toBe('');
+    const error = JSON.parse(failed.err).error;
+    expect(error).toEqual({
+      code: expect.stringMatching(/^STEMS_/),
+      message: expect.stringContaining('deadbeef'),
+      hint: expect.any(String),
+    });
+    const usage = await hub('rollback', '--json');
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.err).error).toMatchObject({ code: 'STEMS_CLI_USAGE', message: expect.stringContaining('--to') });
+  });
+
+  it('STEMS_HUB_URL and STEMS_TOKEN work like --hub and --token', async () => {
+    const { repo } = await setup();
+    const served = await testHub({ repoUrl: repo.dir });
+    const url = await served.app.listen({ port: 0, host: '127.0.0.1' });
+    const token = served.token('operator');
+    // Nothing else to fall back on: no hub data dir, no agent config.
+    const nowhere = { STEMS_HUB_DATA: join(served.dir, 'none'), STEMS_AGENT_CONFIG: join(served.dir, 'none.yaml') };
+    const viaEnv = (...argv: string[]) => run(argv, { ...nowhere, STEMS_HUB_URL: url, STEMS_TOKEN: token });
+    const viaFlags = (...argv: string[]) => run([...argv, '--hub', url, '--token', token], nowhere);
+
+    const synced = await viaEnv('sync', '--json');
+    expect(synced.code, synced.err).toBe(0);
+    expect(JSON.parse(synced.out).added).toEqual([{ commit: repo.head, subject: 'first', state: 'valid' }]);
+    const env = await viaEnv('revisions', '--json');
+    expect(env.code, env.err).toBe(0);
+    expect(JSON.parse(env.out)[0]).toMatchObject({ commit: repo.head, state: 'valid' });
+    expect(env.out).toBe((await viaFlags('revisions', '--json')).out);
+    const approved = await viaEnv('approve', 'latest', '--json');
+    expect(approved.code, approved.err).toBe(0);
+    expect(served.app.hub.store.audit.list()[0]).toMatchObject({ action: 'approve', actor: expect.stringContaining('t1-operator') });
+
+    // The variables are really used: a wrong token is refused, and a flag beats the variable.
+    const wrong = await run(['revisions'], { ...nowhere, STEMS_HUB_URL: url, STEMS_TOKEN: `${token}x` });
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(/STEMS_AUTH/);
+    const flagWins = await run(['revisions', '--json', '--token', token], { ...nowhere, STEMS_HUB_URL: url, STEMS_TOKEN: 'bogus' });
+    expect(flagWins.code, flagWins.err).toBe(0);
+  });
+
   it('usage errors exit 2, help exits 0 and lists every command', async () => {
     const { hub } = await setup();
     const help = await hub('--help');
     expect(help.code).toBe(0);
-    for (const c of ['init', 'serve', 'key', 'status', 'revisions', 'diff', 'approve', 'rollback', 'nodes', 'token', 'join-token']) {
+    for (const c of [
+      'init',
+      'serve',
+      'key',
+      'status',
+      'revisions',
+      'diff',
+      'approve',
+      'rollback',
+      'nodes',
+      'token',
+      'join-token',
+      'sync',
+    ]) {
       expect(help.out).toContain(`  ${c} `);
       const sub = await hub(c, '--help');
       expect(sub.code, c).toBe(0);

@@ -1,14 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StemsError } from '@stems/shared';
-import { diffRevision } from '../approval/revision-diff.js';
 import { hubPaths, splitListen } from '../config.js';
 import type { HubApi } from '../hub-api.js';
-import { createLogger } from '../logger.js';
-import { localCore, openHubParts } from '../runtime.js';
 import { type CommandInput, str } from './command.js';
 import { httpApi } from './http-api.js';
-import { localApi } from './local-api.js';
 import { readNodeIdentity } from './node-identity.js';
 
 /** Default hub data dir on a real hub host. */
@@ -55,6 +51,7 @@ export async function connect(input: CommandInput): Promise<HubApi> {
       hint: 'Pass --hub URL --token T (or STEMS_HUB_URL / STEMS_TOKEN), or --data DIR on the hub host.',
     });
   }
+  const { createLogger, diffRevision, localApi, localCore, openHubParts } = await import('./hub-host.js');
   const logger = createLogger({ level: 'warn', destination: process.stderr });
   const parts = await openHubParts(dataDir, logger);
   const tokenFile = join(dataDir, LOCAL_TOKEN_FILE);

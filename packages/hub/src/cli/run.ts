@@ -9,8 +9,7 @@ import { joinTokenCommand, nodesCommand, syncCommand, tokenCommand } from './com
 import { revisionsCommand } from './commands/revisions.js';
 import { serveCommand } from './commands/serve.js';
 import { statusCommand } from './commands/status.js';
-
-export const VERSION = '0.1.0';
+import { hubVersion } from './version.js';
 
 export const COMMANDS: readonly AnyCommand[] = [
   initCommand,
@@ -65,7 +64,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === '--version' || name === '-v') {
-    out(VERSION);
+    out(hubVersion());
     return EXIT.ok;
   }
   const command = COMMANDS.find((c) => c.name === name);

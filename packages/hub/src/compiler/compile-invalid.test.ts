@@ -60,6 +60,14 @@ describe('compileRevision refuses an invalid commit with precise positions', () 
     expect(problems[0]).toMatch(/^STEMS_REPO_CONFLICT roles\/docker\/role.yaml:4:5: .*path \/etc\/systemd\/system\/docker.service/);
   });
 
+  it('two roles managing one unit on a node', async () => {
+    // base (every node) declares, under another id, the unit the docker role (compute nodes) manages.
+    const base = `${EXAMPLE['roles/base/role.yaml'] as string}  - unit: docker.service\n    id: docker-off\n    state: stopped\n`;
+    expect(await problemsWith({ 'roles/base/role.yaml': base })).toEqual([
+      'STEMS_REPO_CONFLICT roles/docker/role.yaml:6:5: nodes projector, director: unit docker.service is managed twice: by roles/base/role.yaml:24:5 (docker-off) and by roles/docker/role.yaml:6:5 (unit:docker.service)',
+    ]);
+  });
+
   it('template syntax errors, in a template file and in inline content', async () => {
     expect(
       await problemsWith({

@@ -122,6 +122,58 @@ describe('compileRevision on the example cluster', () => {
   });
 });
 
+describe('drift policy precedence', () => {
+  it('most specific wins: resource > node > group > cluster', async () => {
+    const rev = await compile(
+      {
+        'cluster.yaml': `apiVersion: stems/v1
+cluster: colab
+nodes:
+  plain: {}
+  inlab: { groups: [lab] }
+  pinned: { groups: [lab], policy: { drift: enforce } }
+groups:
+  all: { roles: [base] }
+  lab: { policy: { drift: report } }
+policy:
+  drift: enforce
+`,
+        'roles/base/role.yaml': `resources:
+  - file: /etc/plain
+    content: "a"
+  - file: /etc/always-enforced
+    content: "b"
+    policy: { drift: enforce }
+  - file: /etc/always-reported
+    content: "c"
+    policy: { drift: report }
+`,
+      },
+      new Map(),
+    );
+    expect(rev.problems).toEqual([]);
+    const drift = (node: string) => Object.fromEntries((rev.nodes.get(node)?.resources ?? []).map((r) => [r.id, r.drift]));
+    // cluster: enforce
+    expect(drift('plain')).toEqual({
+      'file:/etc/plain': 'enforce',
+      'file:/etc/always-enforced': 'enforce',
+      'file:/etc/always-reported': 'report',
+    });
+    // the group's report beats the cluster; a resource's enforce beats the group
+    expect(drift('inlab')).toEqual({
+      'file:/etc/plain': 'report',
+      'file:/etc/always-enforced': 'enforce',
+      'file:/etc/always-reported': 'report',
+    });
+    // the node's enforce beats its group's report; a resource's report beats the node
+    expect(drift('pinned')).toEqual({
+      'file:/etc/plain': 'enforce',
+      'file:/etc/always-enforced': 'enforce',
+      'file:/etc/always-reported': 'report',
+    });
+  });
+});
+
 describe('compileRevision waiting for facts', () => {
   it('lists fact-dependent resources of a node with no facts and still renders the rest', async () => {
     const facts = new Map([

@@ -1,12 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { testHub } from '../_test-hub.js';
 
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe('API auth and errors', () => {
-  it('health is public; status needs a token', async () => {
+  it('health is public and names the hub version; status needs a token', async () => {
     const { app } = await testHub();
-    expect((await app.inject({ method: 'GET', url: '/api/v1/health' })).statusCode).toBe(200);
+    const health = await app.inject({ method: 'GET', url: '/api/v1/health' });
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toEqual({
+      ok: true,
+      version: JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version,
+    });
     const res = await app.inject({ method: 'GET', url: '/api/v1/status' });
     expect(res.statusCode).toBe(401);
     expect(res.json().error.code).toBe('STEMS_AUTH_REQUIRED');

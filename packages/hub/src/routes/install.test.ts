@@ -11,18 +11,20 @@ import { authPlugin } from '../plugins/auth.js';
 import { errorsPlugin } from '../plugins/errors.js';
 import { installRoutes, renderInstallScript } from './install.js';
 
-/** The install routes over a real hub core, serving `bundle` (or a missing file when null). */
-async function installApp(bundle: string | null) {
+/** The install routes over a real hub core, serving `bundle` and the hub client `client` (each a missing file when null). */
+async function installApp(bundle: string | null, client: string | null = '#!/usr/bin/env node\nconsole.log("hub")\n') {
   const hub = await testHub();
   await hub.app.ready();
   const dir = mkdtempSync(join(tmpdir(), 'stems-install-'));
   const bundlePath = join(dir, 'stems-agent.mjs');
+  const clientPath = join(dir, 'hub.mjs');
   if (bundle !== null) writeFileSync(bundlePath, bundle);
+  if (client !== null) writeFileSync(clientPath, client);
   const app = Fastify();
   app.decorate('hub', hub.app.hub);
   await app.register(errorsPlugin);
   await app.register(authPlugin);
-  await app.register(installRoutes, { agentBundlePath: bundlePath });
+  await app.register(installRoutes, { agentBundlePath: bundlePath, clientBundlePath: clientPath });
   onTestFinished(async () => {
     await app.close();
     rmSync(dir, { recursive: true, force: true });
@@ -33,9 +35,10 @@ async function installApp(bundle: string | null) {
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
 describe('install routes', () => {
-  it('serves install.sh without auth, with the hub URL it was fetched from, the hub key and the bundle hash', async () => {
+  it('serves install.sh without auth, with the hub URL it was fetched from, the hub key and both bundle hashes', async () => {
     const bundle = '#!/usr/bin/env node\nconsole.log("agent")\n';
-    const { app, key } = await installApp(bundle);
+    const client = '#!/usr/bin/env node\nconsole.log("hub client")\n';
+    const { app, key } = await installApp(bundle, client);
     const res = await app.inject({ method: 'GET', url: '/install.sh', headers: { host: 'hub.lan:7400' } });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/shellscript/);
@@ -43,6 +46,10 @@ describe('install routes', () => {
     expect(script).toContain("STEMS_HUB_URL='http://hub.lan:7400'\n");
     expect(script).toContain(`STEMS_HUB_KEY='${encodePublicKey(key.publicKey)}'\n`);
     expect(script).toContain(`STEMS_AGENT_SHA256='${sha256(bundle)}'\n`);
+    expect(script).toContain(`STEMS_CLIENT_SHA256='${sha256(client)}'\n`);
+    // nodes get the read-only `hub` next to the agent, and the uninstall removes it
+    expect(script).toContain('HUB_CLIENT=/usr/local/bin/hub');
+    expect(script).toMatch(/uninstall\(\) \{[\s\S]*\$HUB_CLIENT[\s\S]*\n\}/);
     // the unit goes in whole, and nothing is left unfilled
     expect(script).toContain('ExecStart=/usr/local/bin/stems-agent run');
     expect(script).not.toMatch(/@@STEMS_/);
@@ -58,21 +65,33 @@ describe('install routes', () => {
     expect(cut.stdout).toBe('');
   });
 
-  it('serves the agent bundle byte for byte, without auth', async () => {
+  it('serves the agent bundle and the hub client byte for byte, without auth', async () => {
     const bundle = `// agent ${'x'.repeat(100_000)}\n`;
-    const { app } = await installApp(bundle);
-    const res = await app.inject({ method: 'GET', url: '/agent/stems-agent.mjs' });
-    expect(res.statusCode).toBe(200);
-    expect(sha256(res.rawPayload)).toBe(sha256(bundle));
+    const client = `// hub ${'y'.repeat(50_000)}\n`;
+    const { app } = await installApp(bundle, client);
+    for (const [url, body] of [
+      ['/agent/stems-agent.mjs', bundle],
+      ['/agent/hub.mjs', client],
+    ]) {
+      const res = await app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(200);
+      expect(sha256(res.rawPayload), url).toBe(sha256(body ?? ''));
+    }
   });
 
-  it('says what to do when the bundle has not been built (503 STEMS_INSTALL_UNAVAILABLE)', async () => {
-    const { app } = await installApp(null);
-    for (const url of ['/install.sh', '/agent/stems-agent.mjs']) {
-      const res = await app.inject({ method: 'GET', url });
-      expect(res.statusCode, url).toBe(503);
-      expect(res.json().error.code).toBe('STEMS_INSTALL_UNAVAILABLE');
-      expect(res.json().error.hint).toMatch(/bundle/);
+  it('says what to do when a bundle has not been built (503 STEMS_INSTALL_UNAVAILABLE)', async () => {
+    const cases = [
+      { missing: 'agent', app: (await installApp(null)).app, urls: ['/install.sh', '/agent/stems-agent.mjs'] },
+      { missing: 'hub client', app: (await installApp('agent', null)).app, urls: ['/install.sh', '/agent/hub.mjs'] },
+    ];
+    for (const { missing, app, urls } of cases) {
+      for (const url of urls) {
+        const res = await app.inject({ method: 'GET', url });
+        expect(res.statusCode, url).toBe(503);
+        expect(res.json().error.code).toBe('STEMS_INSTALL_UNAVAILABLE');
+        expect(res.json().error.message).toContain(`${missing} bundle`);
+        expect(res.json().error.hint).toMatch(/pnpm build/);
+      }
     }
   });
 
@@ -85,12 +104,11 @@ describe('install routes', () => {
 
   it('keeps `$` in values literal and refuses values that could leave the quotes', () => {
     const template = readFileSync(new URL('../../../../systemd/install-agent.sh', import.meta.url), 'utf8');
-    const ok = renderInstallScript(template, { hubUrl: 'http://h:1', hubKey: 'ed25519:a$&b', sha256: 'ab', unit: '[Unit]\n' });
-    expect(ok).toContain("STEMS_HUB_KEY='ed25519:a$&b'");
-    expect(() => renderInstallScript(template, { hubUrl: "http://h'", hubKey: 'k', sha256: 'ab', unit: '' })).toThrow(/shell-safe/);
-    expect(() => renderInstallScript(template, { hubUrl: 'http://h', hubKey: 'k', sha256: 'ab', unit: 'STEMS_UNIT_EOF\n' })).toThrow(
-      /terminator/,
-    );
+    const values = { hubUrl: 'http://h:1', hubKey: 'ed25519:a$&b', sha256: 'ab', clientSha256: 'cd', unit: '[Unit]\n' };
+    expect(renderInstallScript(template, values)).toContain("STEMS_HUB_KEY='ed25519:a$&b'");
+    expect(() => renderInstallScript(template, { ...values, hubUrl: "http://h'" })).toThrow(/shell-safe/);
+    expect(() => renderInstallScript(template, { ...values, clientSha256: 'c\nd' })).toThrow(/shell-safe/);
+    expect(() => renderInstallScript(template, { ...values, unit: 'STEMS_UNIT_EOF\n' })).toThrow(/terminator/);
   });
 
   it('is registered on the hub as a public route', async () => {

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import { hubVersion } from '../cli/version.js';
 import { buildStatus } from '../status.js';
 
-const VERSION = '0.1.0';
+const VERSION = hubVersion();
 
 /** GET /health (public), GET /status (viewer), POST /sync (operator). */
 export async function statusRoutes(app: FastifyInstance): Promise<void> {

@@ -17,6 +17,11 @@ export type StoredDrift = DriftItem & { serial: number; receivedAt: string };
 const APPLIED = "status IN ('converged', 'changed')";
 
 export function eventStore(db: Db, healthPerNode = HEALTH_SAMPLES_PER_NODE) {
+  const insertHealth = db.prepare('INSERT INTO health_samples (node, at, body) VALUES (?, ?, ?)');
+  // Everything at or below the (healthPerNode+1)-th newest id of the node; nothing while the ring is not full.
+  const trimHealth = db.prepare(
+    'DELETE FROM health_samples WHERE node = ? AND id <= (SELECT id FROM health_samples WHERE node = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+  );
   return {
     addReport(node: string, report: ApplyReport, at: string): void {
       db.prepare('INSERT INTO reports (node, serial, status, received_at, body) VALUES (?, ?, ?, ?, ?)').run(
@@ -72,12 +77,12 @@ export function eventStore(db: Db, healthPerNode = HEALTH_SAMPLES_PER_NODE) {
         .all(node, limit)
         .map((r) => ({ ...(JSON.parse(r.body) as DriftItem), serial: r.serial, receivedAt: r.received_at }));
     },
-    addHealth(node: string, sample: HealthSample): void {
+    /** Stores health samples (of one or many nodes) and trims each node's ring to the newest healthPerNode. */
+    addHealth(samples: readonly { node: string; sample: HealthSample }[]): void {
+      if (samples.length === 0) return;
       db.transaction(() => {
-        db.prepare('INSERT INTO health_samples (node, at, body) VALUES (?, ?, ?)').run(node, sample.at, JSON.stringify(sample));
-        db.prepare(
-          'DELETE FROM health_samples WHERE node = ? AND id NOT IN (SELECT id FROM health_samples WHERE node = ? ORDER BY id DESC LIMIT ?)',
-        ).run(node, node, healthPerNode);
+        for (const { node, sample } of samples) insertHealth.run(node, sample.at, JSON.stringify(sample));
+        for (const node of new Set(samples.map((s) => s.node))) trimHealth.run(node, node, healthPerNode);
       }).immediate();
     },
     health(node: string, limit = healthPerNode): HealthSample[] {

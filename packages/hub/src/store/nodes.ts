@@ -18,7 +18,6 @@ interface NodeRow {
   public_key: string;
   fingerprint: string;
   state: NodeState;
-  facts: string | null;
   facts_hash: string | null;
   created_at: string;
   last_seen: string | null;
@@ -35,12 +34,24 @@ const toRecord = (r: NodeRow): NodeRecord => ({
 });
 
 export function nodeStore(db: Db) {
-  const byName = db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE name = ?');
-  const all = db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY name');
+  // Without the facts column, which only facts() and factsByNode() read.
+  const RECORD = 'name, public_key, fingerprint, state, facts_hash, created_at, last_seen';
+  const byName = db.prepare<[string], NodeRow>(`SELECT ${RECORD} FROM nodes WHERE name = ?`);
+  // Only columns stored before facts: SQLite reads no overflow page of a large facts value to reach them.
+  const accessOf = db.prepare<[string], { public_key: string; fingerprint: string; state: NodeState }>(
+    'SELECT public_key, fingerprint, state FROM nodes WHERE name = ?',
+  );
+  const all = db.prepare<[], NodeRow>(`SELECT ${RECORD} FROM nodes ORDER BY name`);
+  const touchStmt = db.prepare('UPDATE nodes SET last_seen = ? WHERE name = ?');
   return {
     get(name: string): NodeRecord | undefined {
       const row = byName.get(name);
       return row && toRecord(row);
+    },
+    /** What the agent endpoint checks on every frame: is this key still the accepted one. */
+    access(name: string): Pick<NodeRecord, 'publicKey' | 'fingerprint' | 'state'> | undefined {
+      const row = accessOf.get(name);
+      return row && { publicKey: row.public_key, fingerprint: row.fingerprint, state: row.state };
     },
     list(): NodeRecord[] {
       return all.all().map(toRecord);
@@ -57,7 +68,7 @@ export function nodeStore(db: Db) {
       db.prepare('UPDATE nodes SET state = ? WHERE name = ?').run(state, name);
     },
     touch(name: string, at: string): void {
-      db.prepare('UPDATE nodes SET last_seen = ? WHERE name = ?').run(at, name);
+      touchStmt.run(at, name);
     },
     setFacts(name: string, facts: Facts, hash: string): void {
       db.prepare('UPDATE nodes SET facts = ?, facts_hash = ? WHERE name = ?').run(JSON.stringify(facts), hash, name);

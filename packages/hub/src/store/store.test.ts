@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { healthSample } from '../_test-fixtures.js';
 import { openDatabase, schemaVersion } from './db.js';
 import { openStore } from './index.js';
 import { MIGRATIONS } from './migrations.js';
@@ -118,23 +119,18 @@ describe('store', () => {
     expect(store.tokens.consumeJoin(live, 'n1', '2026-01-01T00:30:00.000Z')).toBe(true);
     expect(store.tokens.consumeJoin(live, 'n2', '2026-01-01T00:31:00.000Z')).toBe(false);
     expect(store.tokens.consumeJoin(old, 'n2', '2026-01-01T00:30:00.000Z')).toBe(false);
-    const sample = (i: number) => ({
-      at: new Date(Date.parse(at) + i * 1000).toISOString(),
-      uptimeSec: i,
-      load1: 0,
-      load5: 0,
-      load15: 0,
-      memUsedPct: 1,
-      disks: [],
-      units: [],
-      agentVersion: '0',
-      lastApply: null,
-      stale: false,
-    });
-    for (let i = 0; i < 105; i++) store.events.addHealth('n1', sample(i));
+    const sample = (i: number) => healthSample(i, new Date(Date.parse(at) + i * 1000).toISOString());
+    for (let i = 0; i < 105; i++) store.events.addHealth([{ node: 'n1', sample: sample(i) }]);
     const kept = store.events.health('n1', 1000);
     expect(kept).toHaveLength(100);
     expect(kept[0]?.uptimeSec).toBe(104);
+    // One batch of two nodes, as the hub's write-behind stores them: each ring is trimmed on its own.
+    store.events.addHealth([
+      ...Array.from({ length: 10 }, (_, i) => ({ node: 'n1', sample: sample(105 + i) })),
+      ...Array.from({ length: 3 }, (_, i) => ({ node: 'n2', sample: sample(i) })),
+    ]);
+    expect(store.events.health('n1', 1000).map((h) => h.uptimeSec)).toEqual(Array.from({ length: 100 }, (_, i) => 114 - i));
+    expect(store.events.health('n2', 1000)).toHaveLength(3);
     store.close();
   });
 });

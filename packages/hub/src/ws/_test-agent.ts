@@ -16,6 +16,8 @@ import { WebSocket } from 'ws';
 /** A minimal agent over a real websocket, for protocol tests. */
 export class TestAgent {
   readonly received: HubMessage[] = [];
+  /** How many pings the hub sent. */
+  pings = 0;
   readonly nonce = randomBytes(32).toString('base64url');
   closed: { code: number; reason: string } | null = null;
   #waiters: (() => void)[] = [];
@@ -26,6 +28,7 @@ export class TestAgent {
     readonly node: string,
     readonly key: KeyPair,
   ) {
+    ws.on('ping', () => this.pings++);
     ws.on('message', (data) => {
       const parsed = parseFrame(HubMessage, data as Buffer);
       if (!parsed.ok) throw new Error(`hub sent a bad frame: ${parsed.error.message}`);

@@ -129,7 +129,7 @@ describe('agent websocket', () => {
     expect(hub.app.hub.store.nodes.get('n9')).toBeUndefined();
   });
 
-  it('stores facts, reports, drift and health, acks them, and announces new bundles', async () => {
+  it('stores facts, reports, drift and health, acks all but health, and announces new bundles', async () => {
     const hub = await listening();
     const agent = await TestAgent.connect(hub.url, 'n1');
     await agent.hello();
@@ -152,30 +152,32 @@ describe('agent websocket', () => {
       virtual: true,
       custom: {},
     };
-    const ids = [
+    const acked = [
       agent.send('facts', { facts, hash: 'x' }),
       agent.send('report', { serial: 1, status: 'converged', startedAt: at, durationMs: 5, resources: [], factsHash: 'x' }),
       agent.send('drift', { serial: 1, items: [{ id: 'file:/etc/motd', status: 'drifted', aspects: ['content'], detectedAt: at }] }),
-      agent.send('health', {
-        at,
-        uptimeSec: 1,
-        load1: 0.5,
-        load5: 0,
-        load15: 0,
-        memUsedPct: 40,
-        disks: [{ mount: '/', usedPct: 70 }],
-        units: [],
-        agentVersion: 't',
-        lastApply: null,
-        stale: false,
-      }),
     ];
-    for (const id of ids) await expect.poll(() => agent.received.some((m) => m.type === 'ack' && m.payload.of === id)).toBe(true);
+    const health = agent.send('health', {
+      at,
+      uptimeSec: 1,
+      load1: 0.5,
+      load5: 0,
+      load15: 0,
+      memUsedPct: 40,
+      disks: [{ mount: '/', usedPct: 70 }],
+      units: [],
+      agentVersion: 't',
+      lastApply: null,
+      stale: false,
+    });
+    for (const id of acked) await expect.poll(() => agent.received.some((m) => m.type === 'ack' && m.payload.of === id)).toBe(true);
     const store = hub.app.hub.store;
     expect(store.nodes.facts('n1')?.primaryIp).toBe('10.0.0.1');
     expect(store.events.lastReport('n1')?.status).toBe('converged');
     expect(store.events.openDrift('n1').map((d) => d.id)).toEqual(['file:/etc/motd']);
-    expect(store.events.health('n1')[0]?.load1).toBe(0.5);
+    // Health is written behind (ws/liveness.ts) within a second, and never acked.
+    await expect.poll(() => store.events.health('n1')[0]?.load1).toBe(0.5);
+    expect(agent.received.some((m) => m.type === 'ack' && m.payload.of === health)).toBe(false);
     storeBundle(hub, 'n1', 1);
     hub.app.hub.announce('n1', 1);
     expect((await agent.next('bundle.available')).payload.serial).toBe(1);
@@ -206,6 +208,19 @@ describe('agent websocket', () => {
     await agent.next('challenge');
     await expect.poll(() => agent.closed?.code, { timeout: 3000 }).toBe(1008);
     expect(agent.received.at(-1)).toMatchObject({ type: 'error', payload: { code: 'STEMS_WIRE_UNEXPECTED' } });
+  });
+
+  it('pings only an agent that was quiet for a whole period: its own pings and frames prove it alive', async () => {
+    const hub = await listening({ pingMs: 100 });
+    const talking = await TestAgent.connect(hub.url, 'n1');
+    const quiet = await TestAgent.connect(hub.url, 'n2');
+    const keepalive = setInterval(() => talking.ws.ping(), 40);
+    await new Promise((r) => setTimeout(r, 700));
+    clearInterval(keepalive);
+    expect(talking.pings).toBe(0);
+    expect(quiet.pings).toBeGreaterThanOrEqual(2);
+    // Both still connected: the quiet one answered every ping (automatic pong).
+    expect([talking.closed, quiet.closed]).toEqual([null, null]);
   });
 
   it('terminates a connection that stops answering pings', async () => {

@@ -10,6 +10,7 @@ import {
   encodePublicKey,
   fingerprintOf,
   type HubMessage,
+  Keepalive,
   makeFrame,
   parseFrame,
   sha256Hex,
@@ -20,7 +21,7 @@ import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { WebSocket } from 'ws';
 import { storedPayload } from '../approval/payload.js';
 import type { HubCore } from '../core.js';
-import type { LastSeen } from './last-seen.js';
+import type { Liveness } from './liveness.js';
 import type { AgentConnection, AgentRegistry } from './registry.js';
 
 /** Bad frames tolerated on one connection before the hub closes it. @default 10 */
@@ -47,8 +48,8 @@ export interface SessionOptions {
   log: Logger;
   /** Ping interval; a connection that missed the previous pong is terminated. */
   pingMs: number;
-  /** Coalesced last_seen writes; without it each frame and pong writes at once. */
-  lastSeen?: LastSeen;
+  /** Write-behind for last_seen and health samples. */
+  liveness: Liveness;
   /** @default HELLO_TIMEOUT_MS */
   helloTimeoutMs?: number;
   /** The TCP socket under the websocket, to count the bytes sent before hello (MAX_PREAUTH_BYTES). */
@@ -70,8 +71,7 @@ export class AgentSession implements AgentConnection {
   #seq = 0;
   #badFrames = 0;
   #preAuthBytes = 0;
-  #alive = true;
-  #timer: NodeJS.Timeout;
+  readonly #keepalive: Keepalive;
   #helloTimer: NodeJS.Timeout;
   #log: Logger;
 
@@ -81,7 +81,8 @@ export class AgentSession implements AgentConnection {
   ) {
     this.#log = opts.log;
     socket.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
-    socket.on('pong', () => this.#onPong());
+    socket.on('ping', () => this.#heard());
+    socket.on('pong', () => this.#heard());
     socket.on('close', () => this.#onClose());
     socket.on('error', (err) => {
       // A protocol violation (oversized or bad frame): ws sent its close code; drop the peer now.
@@ -89,8 +90,14 @@ export class AgentSession implements AgentConnection {
       this.#phase = 'closed';
       socket.terminate();
     });
-    this.#timer = setInterval(() => this.#ping(), opts.pingMs);
-    this.#timer.unref();
+    this.#keepalive = new Keepalive(
+      opts.pingMs,
+      () => socket.ping(),
+      () => {
+        this.#log.info('agent missed a pong; terminating');
+        socket.terminate();
+      },
+    );
     this.#helloTimer = setTimeout(() => {
       if (this.#phase === 'challenged') this.#fail('STEMS_WIRE_UNEXPECTED', 'No hello in time');
     }, opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS);
@@ -165,6 +172,7 @@ export class AgentSession implements AgentConnection {
       this.#bad(parsed.error.code, parsed.error.message);
       return;
     }
+    this.#keepalive.heard();
     try {
       this.#handle(parsed.message);
     } catch (err) {
@@ -188,7 +196,8 @@ export class AgentSession implements AgentConnection {
       this.#bad('STEMS_WIRE_UNEXPECTED', 'hello was already received on this connection');
       return;
     }
-    const node = this.opts.hub.store.nodes.get(this.node);
+    const store = this.opts.hub.store;
+    const node = store.nodes.access(this.node);
     if (this.#phase === 'pending' && node?.state === 'accepted' && node.publicKey === this.publicKey) {
       // Accepted by another process on this data dir (no live notice reached us): welcome now.
       this.#welcome();
@@ -198,7 +207,6 @@ export class AgentSession implements AgentConnection {
       this.#send('pending', { fingerprint: node?.fingerprint ?? '' });
       return;
     }
-    const store = this.opts.hub.store;
     const at = this.opts.hub.now().toISOString();
     this.#touch(at);
     switch (message.type) {
@@ -208,7 +216,7 @@ export class AgentSession implements AgentConnection {
       case 'facts': {
         // An agent sends its facts at every (re)connect: unchanged facts are not written again.
         const hash = sha256Hex(canonicalJson(message.payload.facts));
-        if (node.factsHash !== hash) store.nodes.setFacts(this.node, message.payload.facts, hash);
+        if (store.nodes.get(this.node)?.factsHash !== hash) store.nodes.setFacts(this.node, message.payload.facts, hash);
         break;
       }
       case 'report':
@@ -219,8 +227,9 @@ export class AgentSession implements AgentConnection {
         store.events.addDrift(this.node, message.payload, at);
         break;
       case 'health':
-        store.events.addHealth(this.node, message.payload);
-        break;
+        // Written behind and not acked: health comes every 15 s from every node and is never re-sent.
+        this.opts.liveness.health(this.node, message.payload);
+        return;
     }
     this.#send('ack', { of: message.id });
   }
@@ -300,29 +309,19 @@ export class AgentSession implements AgentConnection {
     this.#send('bundle', { envelope: BundleEnvelope.parse(JSON.parse(latest.envelope)) });
   }
 
-  #ping(): void {
-    if (!this.#alive) {
-      this.#log.info('agent missed a pong; terminating');
-      this.socket.terminate();
-      return;
-    }
-    this.#alive = false;
-    this.socket.ping();
-  }
-
-  #onPong(): void {
-    this.#alive = true;
+  /** A ping or pong from the agent: it is alive (and, once welcomed, seen). */
+  #heard(): void {
+    this.#keepalive.heard();
     if (this.#phase === 'ready') this.#touch(this.opts.hub.now().toISOString());
   }
 
   #touch(at: string): void {
-    if (this.opts.lastSeen) this.opts.lastSeen.touch(this.node, at);
-    else this.opts.hub.store.nodes.touch(this.node, at);
+    this.opts.liveness.touch(this.node, at);
   }
 
   #onClose(): void {
     this.#phase = 'closed';
-    clearInterval(this.#timer);
+    this.#keepalive.stop();
     clearTimeout(this.#helloTimer);
     this.opts.registry.remove(this);
   }

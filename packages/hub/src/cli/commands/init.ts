@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { HubConfig } from '../../config.js';
-import { initHub } from '../../runtime.js';
 import { defineCommand, parseSeconds, str, usageError } from '../command.js';
 import { dataDirOf } from '../connect.js';
 
@@ -53,6 +52,7 @@ Options:
       const issue = parsed.error.issues[0];
       throw usageError(`Invalid setting ${issue?.path.join('.')}: ${issue?.message}`);
     }
+    const { initHub } = await import('../hub-host.js');
     return initHub({ dataDir: resolve(dataDirOf(input)), config: parsed.data, force: input.values.force === true });
   },
   render: (r) => `hub initialized in ${r.dataDir}\n${r.created.map((f) => `  created ${f}`).join('\n')}\nnext: hub serve`,

@@ -1,9 +1,6 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '@stems/shared';
-import { buildHub } from '../../app.js';
 import { splitListen } from '../../config.js';
-import { createLogger } from '../../logger.js';
-import { openHubParts } from '../../runtime.js';
 import { LOCAL_TOKEN_NAME } from '../../token-actions.js';
 import { defineCommand } from '../command.js';
 import { dataDirOf, LOCAL_TOKEN_FILE } from '../connect.js';
@@ -28,6 +25,7 @@ of this checkout).`,
   options: { data: { type: 'string' }, listen: { type: 'string' }, 'log-level': { type: 'string' } },
   positionals: { min: 0, max: 0 },
   async run(input) {
+    const { buildHub, createLogger, openHubParts } = await import('../hub-host.js');
     const dataDir = dataDirOf(input);
     const level = typeof input.values['log-level'] === 'string' ? input.values['log-level'] : 'info';
     const logger = createLogger({ level, destination: input.stdout });
