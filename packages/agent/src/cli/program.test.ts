@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodePublicKey, Facts } from '@stems/shared';
+import { encodePublicKey, Facts, sha256Hex } from '@stems/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type AgentFixture, agentFixture, filesOnlyPayload, MOTD_RENDERED, signed } from '../daemon/_test-fixtures.js';
 import { nodeKeyPath } from '../identity/keys.js';
@@ -151,6 +151,27 @@ describe('stems-agent enroll / plan / apply --once', () => {
 
     expect(JSON.parse((await cli(['plan', '--json'], env)).stdout)).toEqual({ serial: 5, changes: [] });
     expect((await cli(['plan'], env)).stdout).toMatch(/converged/);
+  });
+
+  it('apply --once keeps the digests of what the bundle renders to (0600), and still repairs a hand edit', async () => {
+    const config = await enrolled();
+    await storeBundle();
+    const env = { STEMS_AGENT_CONFIG: config };
+    expect((await cli(['apply', '--once'], env)).code).toBe(0);
+    const path = join(fx.stateDir, 'rendered.json');
+    const record = JSON.parse(await readFile(path, 'utf8'));
+    expect(record.files['file:/etc/motd']).toBe(sha256Hex(Buffer.from(MOTD_RENDERED)));
+    expect(record.key).toMatch(/^\S+ [0-9a-f]{64} \S+$/); // agent build, payload digest, facts hash
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    // The next run compares the bytes on disk with that digest: a hand edit is still found and repaired.
+    await writeFile(join(fx.root, 'etc/motd'), 'edited by hand\n');
+    const repair = JSON.parse((await cli(['apply', '--once', '--json'], env)).stdout);
+    expect(repair.resources.find((r: { id: string }) => r.id === 'file:/etc/motd')).toMatchObject({
+      outcome: 'changed',
+      changes: ['content'],
+    });
+    expect(await readFile(join(fx.root, 'etc/motd'), 'utf8')).toBe(MOTD_RENDERED);
+    expect(JSON.parse((await cli(['apply', '--once', '--json'], env)).stdout)).toMatchObject({ status: 'converged' });
   });
 
   it('--root and STEMS_AGENT_ROOT move the managed tree (flag beats env)', async () => {

@@ -130,11 +130,12 @@ export async function receiveBundle(envelopeText: string, opts: ReceiveOptions):
 export async function loadLastGood(
   state: AgentState,
   anchor: TrustAnchor & { now: Date; log: Logger },
-): Promise<{ payload: BundlePayload; expired: boolean } | undefined> {
+): Promise<{ payload: BundlePayload; expired: boolean; identity: string } | undefined> {
   const text = await state.readBundle();
   if (text === undefined) return undefined;
   const stamp = await state.readSchemaStamp();
   let restamp: string | undefined;
+  let current = '';
   let verified: { payload: BundlePayload };
   try {
     verified = verifyEnvelope(text, {
@@ -145,7 +146,7 @@ export async function loadLastGood(
       now: anchor.now,
       stored: true,
       schemaChecked: (payloadText) => {
-        const current = schemaStamp(payloadText);
+        current = schemaStamp(payloadText);
         if (stamp !== current) restamp = current;
         return restamp === undefined;
       },
@@ -158,7 +159,8 @@ export async function loadLastGood(
   // checked in full just now (first start of an upgraded agent): the next load can skip it
   if (restamp !== undefined) await state.writeSchemaStamp(restamp);
   const { payload } = verified;
-  return { payload, expired: anchor.now.getTime() >= Date.parse(payload.expiresAt) };
+  // This agent build and these payload bytes: what engine/rendered.ts keys its digests on.
+  return { payload, expired: anchor.now.getTime() >= Date.parse(payload.expiresAt), identity: current.trim() };
 }
 
 /** A report for an apply that threw instead of reporting (engine bug, disk gone). */

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { ApplyReport, BundlePayload, DriftAspect, Facts } from '@stems/shared';
 import type { Logger } from 'pino';
+import type { RenderedDigests } from '../engine/rendered.js';
 import type { Systemd } from '../system/systemd.js';
 
 export interface PlannedChangeView {
@@ -15,9 +16,15 @@ export interface PlannedChangeView {
  * and logger. The engine (src/engine) is loaded lazily: `facts` and `enroll`
  * never pay for it.
  */
+/** Where a one-shot run keeps the digests of what the bundle renders to, and for which bundle, facts and build. */
+export interface RenderCache {
+  path: string;
+  key: string;
+}
+
 export interface Engine {
-  plan(payload: BundlePayload, facts: Facts): Promise<PlannedChangeView[]>;
-  apply(payload: BundlePayload, facts: Facts, factsHash: string): Promise<ApplyReport>;
+  plan(payload: BundlePayload, facts: Facts, cache?: RenderCache): Promise<PlannedChangeView[]>;
+  apply(payload: BundlePayload, facts: Facts, factsHash: string, cache?: RenderCache): Promise<ApplyReport>;
   /** Drift check of the given resources (all when ids is undefined); `error` when one could not be read. */
   check(
     payload: BundlePayload,
@@ -36,9 +43,18 @@ export async function loadEngine(opts: { root: string; log: Logger; systemd?: Sy
   if (root !== '' && root !== '/') await mkdir(root, { recursive: true, mode: 0o755 });
   const systemd = opts.systemd ?? system.realSystemd({ root });
   const base = (facts: Facts) => ({ root, facts, systemd, log });
+  /** Runs with the cached digests, and keeps what the run learnt; the cache never fails a run. */
+  const cached = async <T>(cache: RenderCache | undefined, run: (rendered?: RenderedDigests) => Promise<T>): Promise<T> => {
+    if (!cache) return run();
+    const rendered = await engine.RenderedDigests.load(cache.path, cache.key);
+    const out = await run(rendered);
+    await rendered.save(cache.path).catch((err: unknown) => log.debug({ err, path: cache.path }, 'render digests not saved'));
+    return out;
+  };
   return {
-    plan: (payload, facts) => engine.planBundle(payload, base(facts)),
-    apply: (payload, facts, factsHash) => engine.applyBundle(payload, { ...base(facts), factsHash }),
+    plan: (payload, facts, cache) => cached(cache, (rendered) => engine.planBundle(payload, { ...base(facts), rendered })),
+    apply: (payload, facts, factsHash, cache) =>
+      cached(cache, (rendered) => engine.applyBundle(payload, { ...base(facts), factsHash, rendered })),
     check: (payload, facts, ids) => engine.checkResources(payload, { ...base(facts), ...(ids ? { ids } : {}) }),
     systemd,
   };

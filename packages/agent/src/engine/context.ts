@@ -5,6 +5,7 @@ import { Accounts } from '../system/accounts.js';
 import { normalizeRoot, SafeFs } from '../system/safe-fs.js';
 import type { Systemd } from '../system/systemd.js';
 import type { Journal } from './journal.js';
+import type { RenderedDigests } from './rendered.js';
 
 export interface EngineOptions {
   /** Root prefix under which every managed path lives ('' or '/' = the real root). DESIGN §3 --root. */
@@ -13,6 +14,8 @@ export interface EngineOptions {
   facts: Facts | null;
   systemd: Systemd;
   log: Logger;
+  /** Digests of an earlier render of this bundle with these facts: file contents are compared without rendering. */
+  rendered?: RenderedDigests | undefined;
 }
 
 export function createContext(payload: BundlePayload, opts: EngineOptions, journal?: Journal): Ctx {
@@ -31,5 +34,6 @@ export function createContext(payload: BundlePayload, opts: EngineOptions, journ
     facts: opts.facts,
     log: opts.log,
     journal,
+    rendered: opts.rendered,
   };
 }

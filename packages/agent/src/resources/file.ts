@@ -9,7 +9,13 @@ export const DEFAULT_FILE_MODE = 0o644;
 
 export interface FileDesired {
   path: string;
-  bytes: Buffer;
+  /** The content; a template renders on first use. */
+  readonly bytes: Buffer;
+  /**
+   * Whether `actual` is the content, from the digest of an earlier render of
+   * the same bundle (engine/rendered.ts); undefined when that is not known.
+   */
+  matches?(actual: Buffer): boolean | undefined;
   mode: number;
   /** undefined: owner not managed (kept as it is; a new file gets the agent's). */
   uid?: number | undefined;
@@ -28,9 +34,18 @@ export interface FileActual {
 }
 
 export function desiredFile(resource: FileResource, ctx: Ctx): FileDesired {
+  const { rendered } = ctx;
+  let bytes: Buffer | undefined;
   return {
     path: resource.path,
-    bytes: renderBody(ctx.source, resource, ctx.facts),
+    get bytes() {
+      if (bytes === undefined) {
+        bytes = renderBody(ctx.source, resource, ctx.facts);
+        rendered?.note(resource.id, bytes);
+      }
+      return bytes;
+    },
+    ...(rendered && { matches: (actual: Buffer) => (bytes === undefined ? rendered.matches(resource.id, actual) : actual.equals(bytes)) }),
     mode: parseMode(resource.mode, DEFAULT_FILE_MODE),
     uid: resource.owner === undefined ? undefined : ctx.accounts.uid(resource.owner),
     gid: resource.group === undefined ? undefined : ctx.accounts.gid(resource.group),
@@ -52,7 +67,7 @@ export function readFile(path: string, ctx: Ctx): FileActual {
   };
 }
 
-/** Pure: what it takes to turn `actual` into `desired`; undefined when they match. */
+/** What it takes to turn `actual` into `desired`; undefined when they match. Reads no disk; renders only when it must. */
 export function planFile(desired: FileDesired, actual: FileActual): Step | undefined {
   const { entry } = actual;
   const diff = (old: Buffer | undefined) => (desired.sensitive ? {} : { diff: textDiff(old, desired.bytes, desired.path) });
@@ -73,7 +88,7 @@ export function planFile(desired: FileDesired, actual: FileActual): Step | undef
     return { action: 'update', changes: [`${entry.kind} in the way`], aspects: ['type'], error };
   }
   const step: Step = { action: 'update', changes: [], aspects: [] };
-  if (!actual.bytes.equals(desired.bytes)) {
+  if (!(desired.matches?.(actual.bytes) ?? actual.bytes.equals(desired.bytes))) {
     step.changes.push('content');
     step.aspects.push('content');
     Object.assign(step, diff(actual.bytes));

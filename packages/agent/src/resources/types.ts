@@ -1,6 +1,7 @@
 import type { DriftAspect, Facts, RenderSource, StemsError } from '@stems/shared';
 import type { Logger } from 'pino';
 import type { Journal } from '../engine/journal.js';
+import type { RenderedDigests } from '../engine/rendered.js';
 import type { Accounts } from '../system/accounts.js';
 import type { SafeFs } from '../system/safe-fs.js';
 import type { Systemd } from '../system/systemd.js';
@@ -39,6 +40,8 @@ export interface Ctx {
   journal: Journal | undefined;
   /** In an apply: file writes are staged here and committed together (see WriteBatch). */
   writes?: WriteBatch | undefined;
+  /** Digests of what file resources render to, from an earlier run of the same bundle and facts. */
+  rendered?: RenderedDigests | undefined;
 }
 
 /** A resource examined against the node: its step (undefined when converged) and how to apply it. */

@@ -43,6 +43,10 @@ export class AgentState {
   get schemaStampPath(): string {
     return join(this.dir, 'bundle.checked');
   }
+  /** Digests of what the last good bundle renders to (engine/rendered.ts): a cache. */
+  get renderedPath(): string {
+    return join(this.dir, 'rendered.json');
+  }
   get reportPath(): string {
     return join(this.dir, 'last-report.json');
   }

@@ -33,6 +33,11 @@ const toRecord = (r: NodeRow): NodeRecord => ({
   lastSeen: r.last_seen,
 });
 
+/** How stale a node's cached access may be after another process changed it. @default 1000 */
+export const ACCESS_RECHECK_MS = 1_000;
+
+export type NodeAccess = Pick<NodeRecord, 'publicKey' | 'fingerprint' | 'state'>;
+
 export function nodeStore(db: Db) {
   // Without the facts column, which only facts() and factsByNode() read.
   const RECORD = 'name, public_key, fingerprint, state, facts_hash, created_at, last_seen';
@@ -43,21 +48,46 @@ export function nodeStore(db: Db) {
   );
   const all = db.prepare<[], NodeRow>(`SELECT ${RECORD} FROM nodes ORDER BY name`);
   const touchStmt = db.prepare('UPDATE nodes SET last_seen = ? WHERE name = ?');
+  // Every agent frame asks whether its node is still accepted with its key: 333 times a second
+  // with 5000 nodes. Accepted rows are remembered, forgotten on any write of key or state made
+  // through this store, and all at once when another connection (a `hub` command on the same
+  // data dir) has committed: SQLite's data_version tells, asked at most every ACCESS_RECHECK_MS.
+  const accepted = new Map<string, NodeAccess>();
+  let seenVersion = -1;
+  let checkedAt = 0;
+  const forgetIfOthersWrote = () => {
+    const now = Date.now();
+    if (now - checkedAt < ACCESS_RECHECK_MS) return;
+    checkedAt = now;
+    const version = db.pragma('data_version', { simple: true }) as number;
+    if (version !== seenVersion) accepted.clear();
+    seenVersion = version;
+  };
   return {
     get(name: string): NodeRecord | undefined {
       const row = byName.get(name);
       return row && toRecord(row);
     },
-    /** What the agent endpoint checks on every frame: is this key still the accepted one. */
-    access(name: string): Pick<NodeRecord, 'publicKey' | 'fingerprint' | 'state'> | undefined {
+    /**
+     * What the agent endpoint checks on every frame: is this key still the accepted one. A change
+     * made by another process shows within ACCESS_RECHECK_MS; one made through this store at once.
+     */
+    access(name: string): NodeAccess | undefined {
+      forgetIfOthersWrote();
+      const known = accepted.get(name);
+      if (known) return known;
       const row = accessOf.get(name);
-      return row && { publicKey: row.public_key, fingerprint: row.fingerprint, state: row.state };
+      if (!row) return undefined;
+      const access = { publicKey: row.public_key, fingerprint: row.fingerprint, state: row.state };
+      if (access.state === 'accepted') accepted.set(name, access);
+      return access;
     },
     list(): NodeRecord[] {
       return all.all().map(toRecord);
     },
     /** Creates the node or replaces its key and state (a re-enrollment after reject/revoke). */
     upsert(node: { name: string; publicKey: string; fingerprint: string; state: NodeState; at: string }): void {
+      accepted.delete(node.name);
       db.prepare(
         `INSERT INTO nodes (name, public_key, fingerprint, state, created_at, last_seen) VALUES (@name, @publicKey, @fingerprint, @state, @at, @at)
          ON CONFLICT (name) DO UPDATE SET public_key = excluded.public_key, fingerprint = excluded.fingerprint,
@@ -65,6 +95,7 @@ export function nodeStore(db: Db) {
       ).run(node);
     },
     setState(name: string, state: NodeState): void {
+      accepted.delete(name);
       db.prepare('UPDATE nodes SET state = ? WHERE name = ?').run(state, name);
     },
     touch(name: string, at: string): void {

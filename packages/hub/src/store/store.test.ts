@@ -7,6 +7,7 @@ import { healthSample } from '../_test-fixtures.js';
 import { openDatabase, schemaVersion } from './db.js';
 import { openStore } from './index.js';
 import { MIGRATIONS } from './migrations.js';
+import { ACCESS_RECHECK_MS } from './nodes.js';
 
 const dirs: string[] = [];
 function tempDb(): string {
@@ -132,5 +133,31 @@ describe('store', () => {
     expect(store.events.health('n1', 1000).map((h) => h.uptimeSec)).toEqual(Array.from({ length: 100 }, (_, i) => 114 - i));
     expect(store.events.health('n2', 1000)).toHaveLength(3);
     store.close();
+  });
+});
+
+describe('node access', () => {
+  const node = (name: string, state: 'accepted' | 'pending') => ({ name, publicKey: `ed25519:${name}`, fingerprint: name, state, at });
+
+  it('a change through this store shows at once; one by another connection within ACCESS_RECHECK_MS', async () => {
+    const path = tempDb();
+    const hub = openStore(path);
+    hub.nodes.upsert(node('a', 'accepted'));
+    hub.nodes.upsert(node('b', 'pending'));
+    expect(hub.nodes.access('a')?.state).toBe('accepted'); // now remembered
+    hub.nodes.setState('a', 'revoked');
+    expect(hub.nodes.access('a')?.state).toBe('revoked');
+    hub.nodes.setState('a', 'accepted');
+    expect(hub.nodes.access('a')?.state).toBe('accepted');
+
+    const cli = openStore(path); // a `hub nodes …` command on the same data dir
+    cli.nodes.setState('a', 'revoked');
+    cli.nodes.setState('b', 'accepted');
+    // A pending row is never remembered: its acceptance shows at once.
+    expect(hub.nodes.access('b')?.state).toBe('accepted');
+    await new Promise((r) => setTimeout(r, ACCESS_RECHECK_MS + 100));
+    expect(hub.nodes.access('a')?.state).toBe('revoked');
+    cli.close();
+    hub.close();
   });
 });

@@ -1,7 +1,7 @@
 import { type BundlePayload, StemsError } from '@stems/shared';
 import type { AgentConfig } from '../../config/schema.js';
 import { loadLastGood } from '../../daemon/bundle.js';
-import { type Engine, loadEngine } from '../../daemon/engine-port.js';
+import { type Engine, loadEngine, type RenderCache } from '../../daemon/engine-port.js';
 import { type CachedFacts, currentFacts } from '../../facts/cache.js';
 import { AgentState } from '../../state/store.js';
 import { type CliContext, loadConfig } from '../context.js';
@@ -12,6 +12,8 @@ export interface OneShot {
   payload: BundlePayload;
   facts: CachedFacts;
   engine: Engine;
+  /** Digests of what this bundle renders to with these facts, kept from the last run (engine/rendered.ts). */
+  renderCache: RenderCache;
 }
 
 /**
@@ -38,5 +40,6 @@ export async function loadOneShot(ctx: CliContext, engine?: Engine): Promise<One
     }),
     engine ?? loadEngine({ root: config.paths.root, log: ctx.log }),
   ]);
-  return { config, state, payload: last.payload, facts, engine: loaded };
+  const renderCache = { path: state.renderedPath, key: `${last.identity} ${facts.hash}` };
+  return { config, state, payload: last.payload, facts, engine: loaded, renderCache };
 }

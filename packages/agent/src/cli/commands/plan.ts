@@ -10,8 +10,8 @@ export interface PlanResult {
 
 /** What applying the last good bundle would change on the real disk; changes nothing. */
 export async function planCommand(ctx: CliContext, engine?: Engine): Promise<PlanResult> {
-  const { payload, facts, engine: eng } = await loadOneShot(ctx, engine);
-  const planned = await eng.plan(payload, facts.facts);
+  const { payload, facts, engine: eng, renderCache } = await loadOneShot(ctx, engine);
+  const planned = await eng.plan(payload, facts.facts, renderCache);
   return {
     serial: payload.serial,
     changes: planned.map((c) => ({ id: c.id, action: c.action, changes: c.changes, ...(c.diff !== undefined ? { diff: c.diff } : {}) })),
