@@ -2,7 +2,7 @@ import type { ApplyReport, HealthSample } from '@stems/shared';
 import { describe, expect, it } from 'vitest';
 import { testHub } from './_test-hub.js';
 import { signBundle } from './approval/payload.js';
-import { buildStatus, DEFAULT_HEALTH_INTERVAL_MS, statusExitCode } from './status.js';
+import { buildStatus, DEFAULT_HEALTH_INTERVAL_MS, LAST_SEEN_GRACE_MS, statusExitCode } from './status.js';
 
 // The node state machine on a real store (SQLite file), fed the frames an
 // agent sends; the hub's clock is fixed so "offline" is exact.
@@ -105,18 +105,18 @@ describe('node state (status.ts)', () => {
     expect(node()).toMatchObject({ state: 'converged', serial: 3, revision: commit('c'), drift: 0, drifted: [], exit: 0 });
   });
 
-  it('is offline after 3 missed heartbeats of the node’s own period, and online again with the next one', async () => {
+  it('is offline after 3 missed heartbeats of the node’s own period (and the write-behind grace), and online again with the next one', async () => {
     const { store, bundle, report, health, node } = await setup();
     bundle(1, 'a');
     report(1, 'converged');
     health(1000);
-    store.nodes.touch('n1', ago(2900));
+    store.nodes.touch('n1', ago(3000 + LAST_SEEN_GRACE_MS - 100));
     expect(node()).toMatchObject({
       state: 'converged',
       healthIntervalMs: 1000,
       health: { load1: 0.25, memUsedPct: 40, diskMaxPct: 91.5 },
     });
-    store.nodes.touch('n1', ago(3100));
+    store.nodes.touch('n1', ago(3000 + LAST_SEEN_GRACE_MS + 100));
     expect(node()).toMatchObject({ state: 'offline', exit: 1 });
     store.nodes.touch('n1', ago(0));
     expect(node()).toMatchObject({ state: 'converged', exit: 0 });
@@ -138,9 +138,9 @@ describe('node state (status.ts)', () => {
     bundle(1, 'a');
     report(1, 'converged');
     health();
-    store.nodes.touch('n1', ago(3 * DEFAULT_HEALTH_INTERVAL_MS - 100));
+    store.nodes.touch('n1', ago(3 * DEFAULT_HEALTH_INTERVAL_MS + LAST_SEEN_GRACE_MS - 100));
     expect(node()).toMatchObject({ state: 'converged', healthIntervalMs: DEFAULT_HEALTH_INTERVAL_MS });
-    store.nodes.touch('n1', ago(3 * DEFAULT_HEALTH_INTERVAL_MS + 100));
+    store.nodes.touch('n1', ago(3 * DEFAULT_HEALTH_INTERVAL_MS + LAST_SEEN_GRACE_MS + 100));
     expect(node()).toMatchObject({ state: 'offline' });
   });
 });

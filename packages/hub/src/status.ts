@@ -2,9 +2,12 @@ import type { DriftAspect, HealthSample } from '@stems/shared';
 import { storedPayload } from './approval/payload.js';
 import type { HubCore } from './core.js';
 import type { NodeRecord } from './store/nodes.js';
+import { LIVENESS_FLUSH_MS } from './ws/liveness.js';
 
 /** Health samples a node may miss before it counts as offline. @default 3 */
 export const MISSED_HEARTBEATS = 3;
+/** last_seen reaches the store up to this late (ws/liveness.ts writes it behind): no node is offline for that. */
+export const LAST_SEEN_GRACE_MS = LIVENESS_FLUSH_MS;
 /** Health period assumed for a node that has not said its own (older agents; none sent yet). @default 15000 ms */
 export const DEFAULT_HEALTH_INTERVAL_MS = 15_000;
 
@@ -89,7 +92,7 @@ function nodeStatus(hub: HubCore, n: NodeRecord, now: number): NodeStatus {
   const healthIntervalMs = sample?.intervalMs ?? DEFAULT_HEALTH_INTERVAL_MS;
   let state: NodeStatusState;
   if (n.state === 'pending' || !bundle) state = 'pending';
-  else if (!n.lastSeen || now - Date.parse(n.lastSeen) > MISSED_HEARTBEATS * healthIntervalMs) state = 'offline';
+  else if (!n.lastSeen || now - Date.parse(n.lastSeen) > MISSED_HEARTBEATS * healthIntervalMs + LAST_SEEN_GRACE_MS) state = 'offline';
   else if (current && FAILED.has(current.status)) state = 'failed';
   else if (!current) state = 'applying';
   else if (drifted.length > 0) state = 'drifted';
