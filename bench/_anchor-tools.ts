@@ -27,7 +27,8 @@ export interface AnchorTool {
 }
 
 const items = (n: number) => Array.from({ length: n }, (_, i) => ({ i, ...varsOf(i) }));
-const firstLine = (cmd: string, argv: string[]) => spawnSync(cmd, argv, { encoding: 'utf8' }).stdout.split('\n')[0]?.trim() ?? '';
+/** The first line a command prints; '' when it cannot run (not installed yet). */
+const firstLine = (cmd: string, argv: string[]) => (spawnSync(cmd, argv, { encoding: 'utf8' }).stdout ?? '').split('\n')[0]?.trim() ?? '';
 
 const cfengine: AnchorTool = {
   name: 'cfengine',

@@ -97,11 +97,16 @@ async function benchSize(work: string, n: number): Promise<Row[]> {
   return rows;
 }
 
-const LABELS: Record<string, string> = {
+const OWN_LABELS: Record<string, string> = {
   stems: '**stems** `stems-agent apply --once`',
   floor: 'plain-Node floor (bench/floor.mjs)',
-  ...Object.fromEntries(ANCHORS.map((t) => [t.name, `${t.label} (${t.version()})`])),
 };
+
+/** A tool's name in the tables, with the version it reports (asked after installMissing has run). */
+function labelOf(tool: string): string {
+  const anchor = ANCHORS.find((t) => t.name === tool);
+  return OWN_LABELS[tool] ?? (anchor ? `${anchor.label} (${anchor.version()})` : tool);
+}
 
 function tables(rows: Row[]): string {
   const floorOf = (n: number) => rows.find((r) => r.tool === 'floor' && r.n === n);
@@ -110,7 +115,7 @@ function tables(rows: Row[]): string {
     const ratio =
       floor && r.tool !== 'floor' ? PHASES.map((p) => (medianMs(r.samples[p]) / medianMs(floor.samples[p])).toFixed(1)).join(' / ') : '';
     const runs = r.runs === RUNS ? '' : ` (${r.runs} run${r.runs === 1 ? '' : 's'})`;
-    return `| ${r.n} | ${LABELS[r.tool]}${runs} | ${PHASES.map((p) => fmtSec(r.samples[p])).join(' | ')} | ${fmtRss([...r.samples.first, ...r.samples.noop, ...r.samples.repair])} | ${ratio} |`;
+    return `| ${r.n} | ${labelOf(r.tool)}${runs} | ${PHASES.map((p) => fmtSec(r.samples[p])).join(' | ')} | ${fmtRss([...r.samples.first, ...r.samples.noop, ...r.samples.repair])} | ${ratio} |`;
   };
   const targets = rows
     .filter((r) => r.tool === 'stems' && r.n === 1000)
