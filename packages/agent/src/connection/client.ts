@@ -52,7 +52,7 @@ export interface HubConnectionOptions {
   backoffMaxMs: number;
   /** Open this long after welcome → backoff resets. */
   stableMs: number;
-  /** Ping period; no pong by the next ping terminates the socket. */
+  /** Keepalive period: a hub quiet this long is pinged, and dropped if it stays quiet one more (shared/keepalive.ts). */
   pingMs: number;
   /** HTTP upgrade timeout. @default 10000 */
   connectTimeoutMs?: number;

@@ -11,17 +11,17 @@ export interface PlannedChangeView {
   diff?: string;
 }
 
-/**
- * What the daemon and CLI need from the resource engine, bound to one root
- * and logger. The engine (src/engine) is loaded lazily: `facts` and `enroll`
- * never pay for it.
- */
 /** Where a one-shot run keeps the digests of what the bundle renders to, and for which bundle, facts and build. */
 export interface RenderCache {
   path: string;
   key: string;
 }
 
+/**
+ * What the daemon and CLI need from the resource engine, bound to one root
+ * and logger. The engine (src/engine) is loaded lazily: `facts` and `enroll`
+ * never pay for it.
+ */
 export interface Engine {
   plan(payload: BundlePayload, facts: Facts, cache?: RenderCache): Promise<PlannedChangeView[]>;
   apply(payload: BundlePayload, facts: Facts, factsHash: string, cache?: RenderCache): Promise<ApplyReport>;

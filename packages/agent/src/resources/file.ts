@@ -45,7 +45,8 @@ export function desiredFile(resource: FileResource, ctx: Ctx): FileDesired {
       }
       return bytes;
     },
-    ...(rendered && { matches: (actual: Buffer) => (bytes === undefined ? rendered.matches(resource.id, actual) : actual.equals(bytes)) }),
+    // Once rendered, planFile compares the bytes themselves.
+    ...(rendered && { matches: (actual: Buffer) => (bytes === undefined ? rendered.matches(resource.id, actual) : undefined) }),
     mode: parseMode(resource.mode, DEFAULT_FILE_MODE),
     uid: resource.owner === undefined ? undefined : ctx.accounts.uid(resource.owner),
     gid: resource.group === undefined ? undefined : ctx.accounts.gid(resource.group),

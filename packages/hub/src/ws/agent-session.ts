@@ -46,7 +46,7 @@ export interface SessionOptions {
   hub: HubCore;
   registry: AgentRegistry;
   log: Logger;
-  /** Ping interval; a connection that missed the previous pong is terminated. */
+  /** Keepalive period: an agent quiet this long is pinged, and terminated if it stays quiet one more (shared/keepalive.ts). */
   pingMs: number;
   /** Write-behind for last_seen and health samples. */
   liveness: Liveness;
