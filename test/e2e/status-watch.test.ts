@@ -74,13 +74,17 @@ describe('hub status --watch against a real hub', () => {
 
   it('on a terminal, every frame clears the screen and redraws from the top; Ctrl-C ends it with 0', async () => {
     // script(1) runs the CLI on a real pseudo-terminal; the ^C byte written to
-    // the terminal is turned into SIGINT by its line discipline, as a keyboard's is
+    // the terminal is turned into SIGINT by its line discipline, as a keyboard's is.
+    // `exec`: the CLI replaces script's shell, so the SIGINT reaches only the CLI
+    // (dash, unlike bash, stays as the parent and dies of the SIGINT itself: 130).
+    // SHELL is pinned so the test runs the same way whatever the caller's shell is.
     const w = watch(
       'script',
-      ['--quiet', '--flush', '--return', '--command', `'${HUB_BIN}' status --watch --interval 200ms`, '/dev/null'],
+      ['--quiet', '--flush', '--return', '--command', `exec '${HUB_BIN}' status --watch --interval 200ms`, '/dev/null'],
       {
         ...env,
         TERM: 'xterm',
+        SHELL: '/bin/sh',
       },
     );
     running.push(w);
