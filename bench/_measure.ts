@@ -42,12 +42,33 @@ export async function treeRssKiB(parentPid: number): Promise<number> {
   return total * PAGE_KIB;
 }
 
-/** Runs a whole process under /usr/bin/time for wall time and peak RSS; rejects if it fails. */
+/**
+ * The environment a measured process starts with, before its own variables:
+ * what a systemd service or a login shell has, not the benchmark's. A variable
+ * of the caller can change a tool's start-up (this sandbox sets
+ * NODE_EXTRA_CA_CERTS for every process, and Node then parses ~140 CA
+ * certificates before it runs a line: ~45 ms), and no node's unit has it.
+ */
+const SERVICE_ENV_KEYS = new Set(['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR']);
+
+/**
+ * `own` on top of the service variables of the caller. Every other variable of
+ * the caller is there as `undefined`, which spawn() leaves out: the result is
+ * the same whether it is a whole environment or laid over process.env (as
+ * test/helpers/processes.ts's startDaemon does).
+ */
+export function serviceEnv(own: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) env[key] = SERVICE_ENV_KEYS.has(key) ? value : undefined;
+  return { ...env, ...own };
+}
+
+/** Runs a whole process under /usr/bin/time for wall time and peak RSS, in serviceEnv(); rejects if it fails. */
 export function timed(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Sample> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn('/usr/bin/time', ['-f', '%M', cmd, ...argv], {
-      env: { ...process.env, ...opts.env },
+      env: serviceEnv(opts.env),
       cwd: opts.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -129,7 +150,9 @@ export async function cpuTicks(pid: number): Promise<number> {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-export async function rssKiBOf(pid: number): Promise<number> {
+/** A process's memory from /proc/<pid>/status, in KiB: resident (anonymous and file-backed parts) and its peak (VmHWM). */
+export async function memoryKiBOf(pid: number): Promise<{ rss: number; anon: number; file: number; peak: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]);
+  return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile'), peak: kib('VmHWM') };
 }

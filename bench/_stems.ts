@@ -5,8 +5,10 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type GitRepo, makeGitRepo } from '../test/helpers/git-http.js';
 import { AGENT_BIN, type Daemon, eventually, freePort, HUB_BIN, runOk, startDaemon } from '../test/helpers/processes.js';
+import { serviceEnv } from './_measure.js';
 import { fileName, TEMPLATE, varsOf } from './_scenario.js';
 
 /** Where the agent puts the files, below its root prefix. */
@@ -24,6 +26,16 @@ export function benchRepo(n: number): Record<string, string> {
     'roles/bench/files/item.hbs': TEMPLATE,
   };
 }
+
+/**
+ * The agent as a node runs it: /usr/local/bin/stems-agent (install.sh) execs
+ * `node` on the one-file bundle. The repo's bin/stems-agent is a development
+ * stub in front of the same bundle (one more module to load).
+ */
+export const INSTALLED_AGENT = {
+  cmd: process.execPath,
+  argv: [fileURLToPath(new URL('../packages/agent/dist/stems-agent.mjs', import.meta.url))],
+};
 
 export function agentEnvOf(work: string): NodeJS.ProcessEnv {
   return {
@@ -73,7 +85,7 @@ export async function setupStems(opts: { work: string; n: number; agentConfig?: 
     const hubUrl = `http://${listen}`;
     await runOk(AGENT_BIN, ['enroll', '--hub', hubUrl, '--hub-key', key, '--token', join_, '--name', 'bench-node', '--offline'], agentEnv);
     if (opts.agentConfig) await appendFile(agentEnv.STEMS_AGENT_CONFIG as string, opts.agentConfig);
-    agent = startDaemon(AGENT_BIN, ['run'], agentEnv);
+    agent = startDaemon(INSTALLED_AGENT.cmd, [...INSTALLED_AGENT.argv, 'run'], serviceEnv(agentEnv));
     const cli = async <T>(...args: string[]) => JSON.parse(await runOk(HUB_BIN, args, hubEnv)) as T;
     await eventually(
       async () => ((await cli<{ state: string }[]>('nodes', '--json'))[0]?.state === 'accepted' ? true : undefined),

@@ -19,11 +19,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AGENT_BIN, assertBuilt } from '../test/helpers/processes.js';
+import { assertBuilt } from '../test/helpers/processes.js';
 import { fmtMs, fmtRss, measurePhases, medianMs, timed } from './_measure.js';
 import { damage, PHASES, type Phase } from './_scenario.js';
 import { replaceSection } from './_stats.js';
-import { agentEnvOf, BENCH_DIR, setupStems } from './_stems.js';
+import { agentEnvOf, BENCH_DIR, INSTALLED_AGENT, setupStems } from './_stems.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,7 +31,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '5' },
     write: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
-    /** Time another build of the agent, e.g. the esbuild bundle: `node packages/agent/dist/stems-agent.mjs`. */
+    /** Time another build of the agent instead of the installed bundle, e.g. the development stub `packages/agent/bin/stems-agent`. */
     'agent-cmd': { type: 'string' },
     /** Reuse (or create and keep) this work directory: skips the hub set-up when it already holds an enrolled agent. */
     work: { type: 'string' },
@@ -69,12 +69,13 @@ async function main(): Promise<void> {
     };
     const profileDir = args['cpu-prof'];
     if (profileDir) {
-      const profiled = () => timed(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profileDir, AGENT_BIN, 'apply', '--once'], { env });
+      const profiled = () =>
+        timed(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profileDir, ...INSTALLED_AGENT.argv, 'apply', '--once'], { env });
       await reset('first');
       await profiled();
       await profiled();
     }
-    const [agentCmd, ...agentArgs] = args['agent-cmd']?.split(' ') ?? [AGENT_BIN];
+    const [agentCmd, ...agentArgs] = args['agent-cmd']?.split(' ') ?? [INSTALLED_AGENT.cmd, ...INSTALLED_AGENT.argv];
     const agent = await measurePhases(() => timed(agentCmd as string, [...agentArgs, 'apply', '--once'], { env }), reset, { runs: RUNS });
     if (args.quick) {
       for (const phase of PHASES) console.log(`${phase}: ${fmtMs(agent[phase])}, peak RSS ${fmtRss(agent[phase])}`);

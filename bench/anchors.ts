@@ -19,12 +19,12 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AGENT_BIN, assertBuilt } from '../test/helpers/processes.js';
+import { assertBuilt } from '../test/helpers/processes.js';
 import { ANCHORS, installMissing, type ToolRun } from './_anchor-tools.js';
 import { fmtRss, fmtSec, measurePhases, medianMs, type PhaseSamples, timed } from './_measure.js';
 import { damage, PHASES, type Phase, verify } from './_scenario.js';
 import { replaceSection } from './_stats.js';
-import { agentEnvOf, BENCH_DIR, setupStems } from './_stems.js';
+import { agentEnvOf, BENCH_DIR, INSTALLED_AGENT, setupStems } from './_stems.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -77,7 +77,7 @@ async function benchSize(work: string, n: number): Promise<Row[]> {
     await (await setupStems({ work: dir, n })).stop();
     const env = agentEnvOf(dir);
     const root = env.STEMS_AGENT_ROOT as string;
-    const run = { cmd: AGENT_BIN, argv: ['apply', '--once'], env };
+    const run = { cmd: INSTALLED_AGENT.cmd, argv: [...INSTALLED_AGENT.argv, 'apply', '--once'], env };
     rows.push(await bench({ tool: 'stems', n, runs: RUNS, out: join(root, BENCH_DIR), run, clear: root }));
   }
   if (TOOLS.includes('floor')) {
