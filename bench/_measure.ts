@@ -151,7 +151,14 @@ export async function cpuTicks(pid: number): Promise<number> {
 }
 
 /** A process's memory from /proc/<pid>/status, in KiB: resident (anonymous and file-backed parts) and its peak (VmHWM). */
-export async function memoryKiBOf(pid: number): Promise<{ rss: number; anon: number; file: number; peak: number }> {
+export interface ProcessMemory {
+  rss: number;
+  anon: number;
+  file: number;
+  peak: number;
+}
+
+export async function memoryKiBOf(pid: number): Promise<ProcessMemory> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]);
   return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile'), peak: kib('VmHWM') };

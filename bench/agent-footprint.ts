@@ -15,7 +15,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { assertBuilt } from '../test/helpers/processes.js';
-import { cpuTicks, memoryKiBOf } from './_measure.js';
+import { cpuTicks, memoryKiBOf, type ProcessMemory } from './_measure.js';
 import { median, replaceSection } from './_stats.js';
 import { setupStems } from './_stems.js';
 
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   assertBuilt();
   const work = await mkdtemp(join(tmpdir(), 'stems-footprint-'));
   const setup = await setupStems({ work, n: Number(args.files) });
-  const samples: Awaited<ReturnType<typeof memoryKiBOf>>[] = [];
+  const samples: ProcessMemory[] = [];
   let cpuPct = 0;
   try {
     await setup.agent.waitFor(/agent running/, 30_000);
