@@ -92,13 +92,19 @@ async function main(): Promise<number> {
     })();
     return cleaning;
   };
+  // Ctrl-C often arrives twice (the terminal signals the whole group and pnpm
+  // passes it on too): a repeat must not cut the cleanup short, so the
+  // handlers stay and only the first signal counts. The cleanup is bounded.
+  let interruptedBy: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals, code: number) => {
+    if (interruptedBy) return;
+    interruptedBy = signal;
     out.line(out.red(`\ninterrupted (${signal}): cleaning up`));
     void cleanup().finally(() => process.exit(code));
   };
-  process.once('SIGINT', () => onSignal('SIGINT', 130));
-  process.once('SIGTERM', () => onSignal('SIGTERM', 143));
-  process.once('SIGHUP', () => onSignal('SIGHUP', 129));
+  process.on('SIGINT', () => onSignal('SIGINT', 130));
+  process.on('SIGTERM', () => onSignal('SIGTERM', 143));
+  process.on('SIGHUP', () => onSignal('SIGHUP', 129));
 
   const ctx: DemoContext = {
     out,
