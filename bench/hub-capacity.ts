@@ -2,8 +2,9 @@
  * Benchmark (not a timed test), issue 8: a real `hub serve` process holding
  * AGENTS idle connected agents (light agents: real websockets on loopback,
  * real challenge-response with their own node keys, the agent's own
- * HubConnection and keepalive, a health heartbeat every 15 s as the daemon
- * sends by default, which the hub stores with last_seen). Measures the hub's
+ * HubConnection and keepalive, a health heartbeat every 15 s and the
+ * safety-net poll every 5 minutes, as the daemon sends by default; the hub
+ * stores health with last_seen). Measures the hub's
  * RSS and CPU over a window, from /proc/<pid>/stat, and counts the health
  * samples it stored in the window. Targets: RSS < 300 MB, CPU < 5 % of one core.
  *
@@ -40,7 +41,7 @@ const { values: args } = parseArgs({
 const AGENTS = Number(args.agents);
 const WORKERS = Number(args.workers);
 const WINDOW_SEC = args.quick ? 30 : Number(args['window-sec']);
-const { pingMs: PING_MS, healthMs: HEALTH_MS } = AGENT_DEFAULTS.intervals;
+const { pingMs: PING_MS, healthMs: HEALTH_MS, pollMs: POLL_MS } = AGENT_DEFAULTS.intervals;
 const TARGETS = { rssMB: 300, cpuPct: 5 };
 const HEADING = '## Hub capacity: idle connected agents';
 
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
       hubKey: hub.hubKey,
       pingMs: PING_MS,
       healthMs: HEALTH_MS,
+      pollMs: POLL_MS,
       rampMs: Math.round(AGENTS * 4), // ~250 new connections a second: enrolment is set-up
     });
     await workers.waitReady(AGENTS, 600_000);
@@ -113,7 +115,8 @@ async function main(): Promise<void> {
       HEADING,
       '',
       `${AGENTS} idle agents (light agents in ${WORKERS} processes): a health heartbeat every ${HEALTH_MS / 1000} s each, ` +
-        `keepalive pings only after ${PING_MS / 1000} s of silence (the agent's and the hub's defaults).`,
+        `a safety-net poll every ${POLL_MS / 60_000} min, keepalive pings only after ${PING_MS / 1000} s of silence ` +
+        `(the agent's and the hub's defaults).`,
       `Machine: ${cpus()[0]?.model ?? '?'} ×${cpus().length}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, ` +
         `load average ${load1.toFixed(2)} at the start of the window.`,
       `Command: \`npx tsx bench/hub-capacity.ts --agents ${AGENTS} --workers ${WORKERS} ${args.quick ? '--quick' : `--window-sec ${WINDOW_SEC}`}\``,

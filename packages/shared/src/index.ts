@@ -94,6 +94,7 @@ export {
   HubMessage,
   type HubMessageOf,
   MAX_FRAME_BYTES,
+  makeBundleFrame,
   makeFrame,
   parseFrame,
   WIRE_VERSION,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeBundlePayload } from './_test-bundle.js';
 import { generateKeyPair, signPayload } from './signing.js';
-import { AgentMessage, HubMessage, MAX_FRAME_BYTES, makeFrame, parseFrame, WIRE_VERSION } from './wire.js';
+import { AgentMessage, HubMessage, MAX_FRAME_BYTES, makeBundleFrame, makeFrame, parseFrame, WIRE_VERSION } from './wire.js';
 
 const NONCE = 'n'.repeat(43);
 const SIG = `${'A'.repeat(86)}==`;
@@ -35,7 +35,7 @@ const HUB: Record<HubMessage['type'], unknown> = {
 const AGENT: Record<AgentMessage['type'], unknown> = {
   hello: { node: 'projector', publicKey: 'ed25519:AAAA', sig: SIG, nonce: NONCE, agentVersion: '0.1.0', lastSerial: 5 },
   facts: { facts: FACTS, hash: 'h' },
-  'bundle.get': {},
+  'bundle.get': { have: 5 },
   report: {
     serial: 5,
     status: 'changed',
@@ -73,6 +73,16 @@ describe('parseFrame', () => {
   it.each(Object.entries(AGENT))('accepts agent message %s', (type, payload) => {
     const result = parseFrame(AgentMessage, Buffer.from(makeFrame(type, payload, 'm1')));
     expect(result).toEqual({ ok: true, message: { v: WIRE_VERSION, id: 'm1', type, payload } });
+  });
+
+  it('accepts a pull without the serial the agent holds, and refuses a serial that is not one', () => {
+    expect(parseFrame(AgentMessage, text('bundle.get', {})).ok).toBe(true);
+    for (const have of [-1, 1.5, '5']) expect(parseFrame(AgentMessage, text('bundle.get', { have })).ok).toBe(false);
+  });
+
+  it('wraps stored envelope text in a bundle frame that parses to the same envelope', () => {
+    const result = parseFrame(HubMessage, makeBundleFrame(JSON.stringify(envelope), 'h"7'));
+    expect(result).toEqual({ ok: true, message: { v: WIRE_VERSION, id: 'h"7', type: 'bundle', payload: { envelope } } });
   });
 
   it('rejects frames that are not JSON', () => {

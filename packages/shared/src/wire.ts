@@ -60,7 +60,16 @@ export const AgentMessage = z.discriminatedUnion('type', [
     }),
   ),
   frame('facts', z.strictObject({ facts: Facts, hash: z.string().max(128) })),
-  frame('bundle.get', z.strictObject({})),
+  frame(
+    'bundle.get',
+    z.strictObject({
+      /**
+       * The serial of the bundle the agent holds: the hub answers only with
+       * news, so the safety-net poll costs a few bytes, not the whole bundle.
+       */
+      have: z.number().int().nonnegative().optional(),
+    }),
+  ),
   frame('report', ApplyReport),
   frame('drift', DriftReport),
   frame('health', HealthSample),
@@ -101,6 +110,15 @@ export function parseFrame<S extends typeof HubMessage | typeof AgentMessage>(
     };
   }
   return { ok: true, message: result.data as z.infer<S> };
+}
+
+/**
+ * A `bundle` frame around envelope JSON text as the hub stored it: a bundle is
+ * up to MAX_BUNDLE_BYTES, and parsing and re-serialising it for every pull
+ * would cost the hub milliseconds each. The agent verifies it like any frame.
+ */
+export function makeBundleFrame(envelopeJson: string, id: string): string {
+  return `{"v":${WIRE_VERSION},"id":${JSON.stringify(id)},"type":"bundle","payload":{"envelope":${envelopeJson}}}`;
 }
 
 /** Builds a frame to send, with a fresh id. */

@@ -29,6 +29,12 @@ export interface LightAgentOptions {
    * Without it the agent sends no health.
    */
   healthMs?: number;
+  /**
+   * Send the daemon's safety-net poll (`bundle.get` naming the serial held)
+   * this often while connected, first at a random point of the period.
+   * Without it the agent pulls only when told of a newer bundle.
+   */
+  pollMs?: number;
   /** Reconnect backoff, as the agent config names it. @default AGENT_DEFAULTS.intervals */
   backoffMinMs?: number;
   backoffMaxMs?: number;
@@ -98,7 +104,7 @@ export class LightAgent {
   #cluster: string | undefined;
   #chain: Promise<void> = Promise.resolve();
   #errors: unknown[] = [];
-  #healthTimer: NodeJS.Timeout | undefined;
+  #timers: NodeJS.Timeout[] = [];
 
   constructor(opts: LightAgentOptions) {
     this.#opts = opts;
@@ -151,7 +157,7 @@ export class LightAgent {
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.#healthTimer);
+    for (const timer of this.#timers) clearTimeout(timer);
     await this.#conn.stop();
     await this.#chain;
   }
@@ -161,21 +167,37 @@ export class LightAgent {
     if (cluster !== '') this.#cluster = cluster;
     // As the daemon does: facts first, then the bundle if the hub has a newer one.
     this.#conn.send('facts', { facts: this.#facts, hash: factsHash(this.#facts) });
-    if (this.#bundles && serial > this.#lastSerial) this.#conn.send('bundle.get', {});
-    if (this.#opts.healthMs && !this.#healthTimer) this.#beat(this.#opts.healthMs, Math.random() * this.#opts.healthMs);
+    if (this.#bundles && serial > this.#lastSerial) this.#pull();
+    if (this.#timers.length > 0) return; // started at the first welcome
+    const { healthMs, pollMs } = this.#opts;
+    if (healthMs)
+      this.#every(healthMs, () => this.#conn.send('health', { ...HEALTH_SAMPLE, at: new Date().toISOString(), intervalMs: healthMs }));
+    if (pollMs) this.#every(pollMs, () => this.#pull());
   }
 
-  /** One health heartbeat every periodMs (sent only while connected, never queued: as the daemon). */
-  #beat(periodMs: number, delayMs: number): void {
-    this.#healthTimer = setTimeout(() => {
-      this.#conn.send('health', { ...HEALTH_SAMPLE, at: new Date().toISOString(), intervalMs: periodMs });
-      this.#beat(periodMs, periodMs);
-    }, delayMs);
+  #pull(): void {
+    this.#conn.send('bundle.get', { have: this.#lastSerial });
+  }
+
+  /**
+   * Runs `send` every periodMs, the first time at a random point of the period
+   * so a swarm does not beat in step. Sent only while connected, never queued:
+   * as the daemon.
+   */
+  #every(periodMs: number, send: () => void): void {
+    const index = this.#timers.length;
+    const tick = (delayMs: number) => {
+      this.#timers[index] = setTimeout(() => {
+        send();
+        tick(periodMs);
+      }, delayMs);
+    };
+    tick(Math.random() * periodMs);
   }
 
   #onMessage(msg: HubMessage): void {
     if (!this.#bundles) return;
-    if (msg.type === 'bundle.available' && msg.payload.serial > this.#lastSerial) this.#conn.send('bundle.get', {});
+    if (msg.type === 'bundle.available' && msg.payload.serial > this.#lastSerial) this.#pull();
     if (msg.type === 'bundle') {
       const text = JSON.stringify(msg.payload.envelope);
       this.#chain = this.#chain

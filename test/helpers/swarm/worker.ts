@@ -16,6 +16,8 @@ export interface WorkerStart {
   pingMs?: number;
   /** Health heartbeat period; none when absent. */
   healthMs?: number;
+  /** Safety-net poll period; none when absent. */
+  pollMs?: number;
   rampMs: number;
   /** Apply bundles under `<workDir>/<node>`; idle agents without it. */
   workDir?: string;

@@ -204,14 +204,14 @@ export class Daemon {
   }
 
   #getBundle(why: string): void {
-    if (this.#conn.send('bundle.get', {})) this.#log.debug({ why }, 'asked for bundle');
+    if (this.#conn.send('bundle.get', { have: this.#lastSerial })) this.#log.debug({ why }, 'asked for bundle');
   }
 
   async #onBundle(envelopeText: string): Promise<void> {
-    // The safety-net poll (and a welcome racing an announcement) is answered
-    // with the hub's current bundle, often the one already held: that is no
-    // news and no replay, so it is neither re-applied nor reported as rejected
-    // (a `rejected` report would show a converged node as failed).
+    // Two pulls in flight (a welcome racing an announcement) both bring the
+    // new bundle: the second is no news and no replay, so it is neither
+    // re-applied nor reported as rejected (a `rejected` report would show a
+    // converged node as failed).
     if (envelopeText === (await this.state.readBundle())) {
       this.#log.debug({ serial: this.#lastSerial }, 'bundle already held');
       return;

@@ -42,7 +42,12 @@ export interface ApprovalRecord {
 
 export function bundleStore(db: Db) {
   const latestOf = db.prepare<[string], BundleRow>('SELECT * FROM bundles WHERE node = ? ORDER BY serial DESC LIMIT 1');
+  const latestSerialOf = db.prepare<[string], { serial: number }>('SELECT MAX(serial) AS serial FROM bundles WHERE node = ?');
   return {
+    /** The serial of the node's current bundle, 0 if it has none (reads no envelope). */
+    latestSerial(node: string): number {
+      return latestSerialOf.get(node)?.serial ?? 0;
+    },
     /** The node's current bundle: the one with the highest serial. */
     latest(node: string): BundleRecord | undefined {
       const row = latestOf.get(node);

@@ -11,6 +11,17 @@ async function listening(opts: Parameters<typeof testHub>[0] = {}) {
   return { ...hub, url };
 }
 
+/** An agent that enrolled, waited as pending and was accepted by an admin: welcomed. */
+async function welcomedAgent(hub: Awaited<ReturnType<typeof listening>>, node: string) {
+  const agent = await TestAgent.connect(hub.url, node);
+  await agent.hello();
+  await agent.next('pending');
+  hub.app.hub.store.nodes.setState(node, 'accepted');
+  hub.app.hub.nodeChanged(node, 'accepted');
+  await agent.next('welcome');
+  return agent;
+}
+
 const desired = (node: string): NodeDesired => ({
   cluster: 'colab',
   node,
@@ -131,12 +142,7 @@ describe('agent websocket', () => {
 
   it('stores facts, reports, drift and health, acks all but health, and announces new bundles', async () => {
     const hub = await listening();
-    const agent = await TestAgent.connect(hub.url, 'n1');
-    await agent.hello();
-    await agent.next('pending');
-    hub.app.hub.store.nodes.setState('n1', 'accepted');
-    hub.app.hub.nodeChanged('n1', 'accepted');
-    await agent.next('welcome');
+    const agent = await welcomedAgent(hub, 'n1');
     const at = new Date().toISOString();
     const facts = {
       hostname: 'n1',
@@ -181,6 +187,27 @@ describe('agent websocket', () => {
     storeBundle(hub, 'n1', 1);
     hub.app.hub.announce('n1', 1);
     expect((await agent.next('bundle.available')).payload.serial).toBe(1);
+    agent.close();
+  });
+
+  it('answers a pull that names the serial the agent holds only with news', async () => {
+    const hub = await listening();
+    storeBundle(hub, 'n1', 1);
+    const agent = await welcomedAgent(hub, 'n1');
+    const bundleSerials = (from: number) =>
+      agent.received.slice(from).flatMap((m) => (m.type === 'bundle' ? [JSON.parse(m.payload.envelope.payload).serial] : []));
+    let mark = agent.received.length;
+    agent.send('bundle.get', { have: 1 });
+    // Frames are handled in order: a plain pull's answer comes after any answer to the pull before it.
+    agent.send('bundle.get', {});
+    await agent.next('bundle', mark);
+    expect(bundleSerials(mark)).toEqual([1]);
+
+    storeBundle(hub, 'n1', 2);
+    mark = agent.received.length;
+    agent.send('bundle.get', { have: 1 });
+    await agent.next('bundle', mark);
+    expect(bundleSerials(mark)).toEqual([2]);
     agent.close();
   });
 

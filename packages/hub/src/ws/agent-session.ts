@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import {
   AgentMessage,
   type AgentMessageOf,
-  BundleEnvelope,
   canonicalJson,
   challengeText,
   decodePublicKey,
@@ -11,6 +10,7 @@ import {
   fingerprintOf,
   type HubMessage,
   Keepalive,
+  makeBundleFrame,
   makeFrame,
   parseFrame,
   sha256Hex,
@@ -127,8 +127,13 @@ export class AgentSession implements AgentConnection {
   }
 
   #send<T extends HubMessage['type']>(type: T, payload: Extract<HubMessage, { type: T }>['payload']): void {
+    this.#write((id) => makeFrame<HubMessage>(type, payload, id));
+  }
+
+  /** Sends the frame `build` makes with the next frame id, if the socket is still open. */
+  #write(build: (id: string) => string): void {
     if (this.socket.readyState !== this.socket.OPEN) return;
-    this.socket.send(makeFrame<HubMessage>(type, payload, `h${++this.#seq}`));
+    this.socket.send(build(`h${++this.#seq}`));
   }
 
   #error(code: ErrorCode, message: string): void {
@@ -211,7 +216,7 @@ export class AgentSession implements AgentConnection {
     this.#touch(at);
     switch (message.type) {
       case 'bundle.get':
-        this.#sendBundle();
+        this.#sendBundle(message.payload.have);
         return;
       case 'facts': {
         // An agent sends its facts at every (re)connect: unchanged facts are not written again.
@@ -300,13 +305,14 @@ export class AgentSession implements AgentConnection {
     this.#log.info({ serial: latest?.serial ?? 0 }, 'agent welcomed');
   }
 
-  #sendBundle(): void {
-    const latest = this.opts.hub.store.bundles.latest(this.node);
-    if (!latest) {
-      this.#send('bundle.none', {});
-      return;
-    }
-    this.#send('bundle', { envelope: BundleEnvelope.parse(JSON.parse(latest.envelope)) });
+  /** Answers a pull with the node's latest bundle (or bundle.none), and with nothing when that is what the agent holds (`have`). */
+  #sendBundle(have: number | undefined): void {
+    const { bundles } = this.opts.hub.store;
+    // Asking for the serial first reads no envelope when the agent is current (every poll).
+    if (have !== undefined && bundles.latestSerial(this.node) === have) return;
+    const latest = bundles.latest(this.node);
+    if (latest) this.#write((id) => makeBundleFrame(latest.envelope, id));
+    else this.#send('bundle.none', {});
   }
 
   /** A ping or pong from the agent: it is alive (and, once welcomed, seen). */
