@@ -6,10 +6,15 @@
  * /proc/<pid>/status and CPU time read from /proc/<pid>/stat.
  * Target: RSS < 60 MB, about 0 % CPU.
  *
- *   npx tsx bench/agent-footprint.ts [--sec 300] [--files 1000] [--sample-ms 1000] [--write]
+ *   npx tsx bench/agent-footprint.ts [--sec 300] [--files 1000] [--sample-ms 1000] [--busy N] [--write]
+ *
+ * --busy N keeps N busy loops running from before the agent starts to the end:
+ * a node doing its real work, where the agent's idle time is short and V8's
+ * own memory reducer can stay away (its own section in RESULTS.md).
  *
  * Needs `pnpm build` first.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,10 +29,12 @@ const { values: args } = parseArgs({
     sec: { type: 'string', default: '300' },
     files: { type: 'string', default: '1000' },
     'sample-ms': { type: 'string', default: '1000' },
+    busy: { type: 'string', default: '0' },
     write: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(args.sec);
+const BUSY = Number(args.busy);
 const TARGET_RSS_MB = 60;
 /** Linux clock ticks per second (USER_HZ), the unit of /proc/<pid>/stat times. */
 const TICKS_PER_SEC = 100;
@@ -42,7 +49,14 @@ const SETTLE_MS = 15_000;
 async function main(): Promise<void> {
   assertBuilt();
   const work = await mkdtemp(join(tmpdir(), 'stems-footprint-'));
-  const setup = await setupStems({ work, n: Number(args.files) });
+  const loops = Array.from({ length: BUSY }, () => spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }));
+  const stopLoops = () => {
+    for (const loop of loops) loop.kill('SIGKILL');
+  };
+  const setup = await setupStems({ work, n: Number(args.files) }).catch((err: unknown) => {
+    stopLoops();
+    throw err;
+  });
   const samples: ProcessMemory[] = [];
   let cpuPct = 0;
   try {
@@ -58,6 +72,7 @@ async function main(): Promise<void> {
     const elapsedSec = (performance.now() - started) / 1000;
     cpuPct = (((await cpuTicks(pid)) - before) / TICKS_PER_SEC / elapsedSec) * 100;
   } finally {
+    stopLoops();
     await setup.stop();
     await rm(work, { recursive: true, force: true });
   }
@@ -69,8 +84,9 @@ async function main(): Promise<void> {
     `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')} at the end.`,
-    `Idle \`stems-agent run\` for ${SECONDS} s (after a ${SETTLE_MS / 1000} s settle): enrolled, a ${args.files}-file bundle applied, hub connected, default intervals; RSS sampled every ${args['sample-ms']} ms.`,
-    `Run: \`pnpm build && npx tsx bench/agent-footprint.ts --sec ${SECONDS} --write\`.`,
+    `Idle \`stems-agent run\` for ${SECONDS} s (after a ${SETTLE_MS / 1000} s settle): enrolled, a ${args.files}-file bundle applied, hub connected, default intervals; RSS sampled every ${args['sample-ms']} ms.` +
+      (BUSY > 0 ? ` ${BUSY} busy loops ran all along (a node doing its work).` : ''),
+    `Run: \`pnpm build && npx tsx bench/agent-footprint.ts --sec ${SECONDS}${BUSY > 0 ? ` --busy ${BUSY}` : ''} --write\`.`,
     '',
     '| RSS median | of which anonymous / file-backed (mostly the node binary) | RSS max | CPU (% of one core) | target | peak with the start-up apply (VmHWM) |',
     '|---|---|---|---|---|---|',
@@ -78,7 +94,7 @@ async function main(): Promise<void> {
   ].join('\n');
   console.log(text);
   if (args.write) {
-    const heading = '## Agent footprint (idle daemon)';
+    const heading = BUSY > 0 ? '## Agent footprint (idle daemon, busy node)' : '## Agent footprint (idle daemon)';
     await replaceSection('bench/RESULTS.md', heading, `${heading}\n\n${text}\n`);
   }
 }

@@ -86,9 +86,11 @@ describe('Daemon without its hub', () => {
     const state = new AgentState(fx.stateDir);
     await state.acceptSerial(5);
     await state.writeBundle(signed(payload, fx.hub));
-    const daemon = await Daemon.start({ config: fx.config, log: silent, agentVersion: 't' });
+    let drained = 0;
+    const daemon = await Daemon.start({ config: fx.config, log: silent, agentVersion: 't', onIdle: () => drained++ });
     await daemon.idle();
     expect(await readFile(join(fx.root, 'etc/motd'), 'utf8')).toBe(MOTD_RENDERED);
+    expect(drained).toBeGreaterThan(0); // the queue drained after the apply (the CLI collects garbage then)
     expect(daemon.connected).toBe(false);
     const queued = await new Outbox(fx.stateDir).list();
     expect(queued).toEqual([

@@ -21,6 +21,8 @@ export interface DaemonOptions {
   now?: () => Date;
   /** Directories the drift watcher holds at most. @default MAX_WATCHES */
   maxWatches?: number;
+  /** Called each time the queue of work (applies, drift checks, facts refreshes) has drained. */
+  onIdle?: () => void;
 }
 
 /**
@@ -45,6 +47,7 @@ export class Daemon {
   #joinToken: string | undefined;
   #lastReport: ApplyReport | undefined;
   #chain: Promise<void> = Promise.resolve();
+  #queued = 0;
   #intervals: NodeJS.Timeout[] = [];
 
   private constructor(opts: DaemonOptions) {
@@ -154,7 +157,13 @@ export class Daemon {
   }
 
   #enqueue(what: string, task: () => Promise<void>): void {
-    this.#chain = this.#chain.then(task).catch((err: unknown) => this.#log.error({ err, task: what }, 'agent task failed'));
+    this.#queued++;
+    this.#chain = this.#chain
+      .then(task)
+      .catch((err: unknown) => this.#log.error({ err, task: what }, 'agent task failed'))
+      .finally(() => {
+        if (--this.#queued === 0) this.#opts.onIdle?.();
+      });
   }
 
   async #loadLastGood(): Promise<void> {

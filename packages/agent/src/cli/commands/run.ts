@@ -1,4 +1,5 @@
 import { Daemon } from '../../daemon/daemon.js';
+import { IdleCollector } from '../../daemon/idle-gc.js';
 import { type CliContext, loadConfig } from '../context.js';
 
 /** Runs the daemon until SIGTERM/SIGINT, then shuts down cleanly (lets the current apply finish). */
@@ -9,11 +10,13 @@ export async function runCommand(ctx: CliContext, signals: NodeJS.EventEmitter =
     signals.once('SIGINT', () => resolve('SIGINT'));
   });
   const config = await loadConfig(ctx);
-  const daemon = await Daemon.start({ config, log: ctx.log, agentVersion: ctx.agentVersion });
+  const collector = new IdleCollector();
+  const daemon = await Daemon.start({ config, log: ctx.log, agentVersion: ctx.agentVersion, onIdle: () => collector.schedule() });
   ctx.log.info({ node: config.node, hub: config.hubUrl, serial: daemon.lastSerial }, 'agent running');
   const stoppedBy = await stopSignal;
   ctx.log.info({ signal: stoppedBy }, 'agent stopping');
   await daemon.stop();
+  collector.stop();
   ctx.log.info('agent stopped');
   return { stoppedBy };
 }
