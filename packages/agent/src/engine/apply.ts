@@ -63,6 +63,7 @@ export async function applyBundle(payload: BundlePayload, opts: ApplyOptions): P
       };
       log.error({ err: error }, 'directory fsync failed');
     }
+    ctx.fs.close();
   }
   const { failure } = run;
 

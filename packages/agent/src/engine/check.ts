@@ -18,19 +18,23 @@ export interface ResourceDrift {
  */
 export async function checkResources(payload: BundlePayload, opts: EngineOptions & { ids?: readonly string[] }): Promise<ResourceDrift[]> {
   const ctx = createContext(payload, opts);
-  const wanted = opts.ids && new Set(opts.ids);
-  const out: ResourceDrift[] = [];
-  for (const resource of payload.resources) {
-    if (resource.type === 'exec' || (wanted && !wanted.has(resource.id))) continue;
-    try {
-      if (!applies(resource, ctx)) continue;
-      const { step } = await examine(resource, ctx, { notified: false });
-      const drift: ResourceDrift = { id: resource.id, aspects: step?.aspects ?? [] };
-      if (step?.diff !== undefined) drift.diff = step.diff;
-      out.push(drift);
-    } catch (err) {
-      out.push({ id: resource.id, aspects: [], error: toStemsError(err, 'STEMS_APPLY_FAILED').toJSON() });
+  try {
+    const wanted = opts.ids && new Set(opts.ids);
+    const out: ResourceDrift[] = [];
+    for (const resource of payload.resources) {
+      if (resource.type === 'exec' || (wanted && !wanted.has(resource.id))) continue;
+      try {
+        if (!applies(resource, ctx)) continue;
+        const { step } = await examine(resource, ctx, { notified: false });
+        const drift: ResourceDrift = { id: resource.id, aspects: step?.aspects ?? [] };
+        if (step?.diff !== undefined) drift.diff = step.diff;
+        out.push(drift);
+      } catch (err) {
+        out.push({ id: resource.id, aspects: [], error: toStemsError(err, 'STEMS_APPLY_FAILED').toJSON() });
+      }
     }
+    return out;
+  } finally {
+    ctx.fs.close();
   }
-  return out;
 }

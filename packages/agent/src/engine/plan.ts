@@ -33,39 +33,43 @@ function planned(id: string, type: ResourceType, step: Step): PlannedChange {
  */
 export async function planBundle(payload: BundlePayload, opts: EngineOptions): Promise<PlannedChange[]> {
   const ctx = createContext(payload, opts);
-  const notes = new Notifications();
-  const plan = new Map<string, PlannedChange>();
-  const add = (id: string, type: ResourceType, step: Step) => {
-    const existing = plan.get(id);
-    if (!existing) plan.set(id, planned(id, type, step));
-    else {
-      mergeChanges(existing.changes, step.changes);
-      if (step.error && !existing.error) existing.error = step.error.toJSON();
+  try {
+    const notes = new Notifications();
+    const plan = new Map<string, PlannedChange>();
+    const add = (id: string, type: ResourceType, step: Step) => {
+      const existing = plan.get(id);
+      if (!existing) plan.set(id, planned(id, type, step));
+      else {
+        mergeChanges(existing.changes, step.changes);
+        if (step.error && !existing.error) existing.error = step.error.toJSON();
+      }
+    };
+    for (const resource of payload.resources) {
+      try {
+        if (!applies(resource, ctx)) continue;
+        const { step } = await examine(resource, ctx, { notified: notes.pendingFor(resource.id) });
+        notes.visit(resource.id, step?.refreshes === true);
+        if (!step) continue;
+        add(resource.id, resource.type, step);
+        // apply would stop at an error, so what it notifies would not happen
+        if (!step.error) notes.notify(resource.notify);
+      } catch (err) {
+        const error = toStemsError(err, 'STEMS_APPLY_FAILED');
+        plan.set(resource.id, { id: resource.id, type: resource.type, action: 'update', changes: ['cannot plan'], error: error.toJSON() });
+      }
     }
-  };
-  for (const resource of payload.resources) {
-    try {
-      if (!applies(resource, ctx)) continue;
-      const { step } = await examine(resource, ctx, { notified: notes.pendingFor(resource.id) });
-      notes.visit(resource.id, step?.refreshes === true);
-      if (!step) continue;
-      add(resource.id, resource.type, step);
-      // apply would stop at an error, so what it notifies would not happen
-      if (!step.error) notes.notify(resource.notify);
-    } catch (err) {
-      const error = toStemsError(err, 'STEMS_APPLY_FAILED');
-      plan.set(resource.id, { id: resource.id, type: resource.type, action: 'update', changes: ['cannot plan'], error: error.toJSON() });
+    for (const resource of notes.lateTargets(payload.resources)) {
+      notes.visit(resource.id, true);
+      try {
+        const { step } = await examine(resource, ctx, { notified: true });
+        if (step) add(resource.id, resource.type, step);
+      } catch (err) {
+        const error = toStemsError(err, 'STEMS_APPLY_FAILED');
+        add(resource.id, resource.type, { action: 'update', changes: ['cannot plan'], aspects: [], error });
+      }
     }
+    return [...plan.values()];
+  } finally {
+    ctx.fs.close();
   }
-  for (const resource of notes.lateTargets(payload.resources)) {
-    notes.visit(resource.id, true);
-    try {
-      const { step } = await examine(resource, ctx, { notified: true });
-      if (step) add(resource.id, resource.type, step);
-    } catch (err) {
-      const error = toStemsError(err, 'STEMS_APPLY_FAILED');
-      add(resource.id, resource.type, { action: 'update', changes: ['cannot plan'], aspects: [], error });
-    }
-  }
-  return [...plan.values()];
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { errnoCode, StemsError } from '@stems/shared';
 
 const { O_WRONLY, O_RDONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = fs.constants;
@@ -29,8 +29,11 @@ export interface Meta {
 /** A complete temp file waiting for its fsync and rename. */
 export interface Staged {
   managed: string;
-  host: string;
+  /** The temp file and the target, both named through their directory's descriptor. */
   temp: string;
+  target: string;
+  /** The directory (host path) whose entries the rename changes. */
+  dir: string;
   fd: number;
 }
 
@@ -50,17 +53,30 @@ export function normalizeRoot(root: string): string {
 }
 
 /**
+ * `name` inside the directory held open as `fd`. Node has no openat() or
+ * renameat(); on Linux a path through /proc/self/fd/N resolves from that very
+ * directory, whatever its path names now.
+ */
+function inDir(fd: number, name: string): string {
+  return `/proc/self/fd/${fd}/${name}`;
+}
+
+/**
  * Every filesystem access of the engine to managed paths. Paths given to it
  * are managed paths (absolute, normalized, checked by the bundle schema);
  * it maps them under the root and never follows a symlink at a managed path
- * or in its parents below the root. Synchronous on purpose: the no-op path
- * of a 1000-file bundle is a few thousand tiny syscalls, and a thread-pool
- * hop per syscall would cost more than the syscalls.
+ * or in its parents below the root. Each parent is opened once with
+ * O_NOFOLLOW|O_DIRECTORY from its own parent's descriptor and held until
+ * close(), and every access goes through its parent's descriptor: a parent a
+ * local user swaps for a link after it was opened is never followed
+ * (test/security/agent-writes.test.ts). Synchronous on purpose: the no-op
+ * path of a 1000-file bundle is a few thousand tiny syscalls, and a
+ * thread-pool hop per syscall would cost more than the syscalls.
  */
 export class SafeFs {
   readonly root: string;
-  /** Parent directories already checked in this run (real directories, not links). */
-  private readonly checkedDirs = new Set<string>();
+  /** Real directories from the root down (host path → descriptor), held until close(). */
+  private readonly dirs = new Map<string, number>();
   /** Directories whose entries changed: fsynced once each by flush(). */
   private readonly dirtyDirs = new Set<string>();
 
@@ -73,39 +89,20 @@ export class SafeFs {
   }
 
   /**
-   * Walks the parents of a managed path below the root with lstat. Refuses a
-   * symlink (STEMS_APPLY_SYMLINK) or a non-directory; returns false when a
-   * parent is missing (then the path is missing too).
+   * Opens the parents of a managed path below the root. Refuses a symlink
+   * (STEMS_APPLY_SYMLINK) or a non-directory; returns false when a parent is
+   * missing (then the path is missing too).
    */
   checkParents(managed: string): boolean {
-    const segments = managed.split('/');
-    let dir = this.root;
-    for (let i = 1; i < segments.length - 1; i++) {
-      dir += `/${segments[i]}`;
-      if (this.checkedDirs.has(dir)) continue;
-      let stat: fs.Stats;
-      try {
-        stat = fs.lstatSync(dir);
-      } catch (err) {
-        if (errnoCode(err) === 'ENOENT') return false;
-        throw err;
-      }
-      if (stat.isSymbolicLink()) throw symlinkError(managed, dir.slice(this.root.length));
-      if (!stat.isDirectory()) {
-        throw new StemsError('STEMS_APPLY_FAILED', `Cannot manage ${managed}: ${dir.slice(this.root.length)} is not a directory`, {
-          hint: 'Remove or move the file that stands where a parent directory should be.',
-        });
-      }
-      this.checkedDirs.add(dir);
-    }
-    return true;
+    return this.parentFd(managed) !== undefined;
   }
 
-  /** lstat of a managed path after checking its parents; never follows a link. */
+  /** lstat of a managed path through its parent; never follows a link. */
   entry(managed: string): Entry {
-    if (!this.checkParents(managed)) return MISSING;
+    const path = this.at(managed);
+    if (path === undefined) return MISSING;
     try {
-      const stat = fs.lstatSync(this.hostPath(managed));
+      const stat = fs.lstatSync(path);
       return { kind: kindOf(stat), mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, size: stat.size };
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return MISSING;
@@ -124,11 +121,11 @@ export class SafeFs {
   }
 
   readLink(managed: string): string {
-    return fs.readlinkSync(this.hostPath(managed));
+    return fs.readlinkSync(this.existingAt(managed));
   }
 
   isEmptyDir(managed: string): boolean {
-    const dir = fs.opendirSync(this.hostPath(managed));
+    const dir = fs.opendirSync(this.existingAt(managed));
     try {
       return dir.readSync() === null;
     } finally {
@@ -151,11 +148,9 @@ export class SafeFs {
 
   /** mkdir with the exact mode (the umask would narrow it) and owner. */
   mkdir(managed: string, meta: Meta): void {
-    const host = this.hostPath(managed);
-    fs.mkdirSync(host, { mode: 0o700 });
+    fs.mkdirSync(this.existingAt(managed), { mode: 0o700 });
     this.setMeta(managed, meta);
-    this.checkedDirs.add(host);
-    this.dirtyDirs.add(parentOf(host));
+    this.dirtyDirs.add(parentOf(this.hostPath(managed)));
   }
 
   /**
@@ -181,9 +176,9 @@ export class SafeFs {
    * WriteBatch fsyncs many such files at once, then installs them in order.
    */
   stage(managed: string, data: Uint8Array, meta: Meta): Staged {
-    const host = this.hostPath(managed);
-    const temp = tempPath(host);
+    const { temp, target, dir } = this.tempBeside(managed);
     const fd = fs.openSync(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    const staged = { managed, temp, target, dir, fd };
     try {
       let offset = 0;
       while (offset < data.length) offset += fs.writeSync(fd, data, offset, data.length - offset);
@@ -191,16 +186,16 @@ export class SafeFs {
       if (meta.uid !== undefined || meta.gid !== undefined) fs.fchownSync(fd, meta.uid ?? -1, meta.gid ?? -1);
       fs.fchmodSync(fd, meta.mode);
     } catch (err) {
-      this.discard({ managed, host, temp, fd });
+      this.discard(staged);
       throw err;
     }
-    return { managed, host, temp, fd };
+    return staged;
   }
 
   /** Closes a staged file that was fsynced and renames it over its target. */
   install(staged: Staged): void {
     fs.closeSync(staged.fd);
-    this.renameIntoPlace(staged.temp, staged.host);
+    this.renameIntoPlace(staged);
   }
 
   /** Closes and removes a staged file that will not be installed. */
@@ -211,10 +206,9 @@ export class SafeFs {
 
   /** Atomic symlink replace: a temp link renamed over the path. */
   symlink(managed: string, target: string): void {
-    const host = this.hostPath(managed);
-    const temp = tempPath(host);
-    fs.symlinkSync(target, temp);
-    this.renameIntoPlace(temp, host);
+    const beside = this.tempBeside(managed);
+    fs.symlinkSync(target, beside.temp);
+    this.renameIntoPlace(beside);
   }
 
   /** chmod/chown through an O_NOFOLLOW descriptor, so a link swapped in is never followed. */
@@ -230,12 +224,13 @@ export class SafeFs {
 
   /** Removes a file, link or empty directory. */
   remove(managed: string, kind: EntryKind): void {
+    const path = this.existingAt(managed);
     const host = this.hostPath(managed);
     if (kind === 'directory') {
-      fs.rmdirSync(host);
-      this.checkedDirs.delete(host);
+      fs.rmdirSync(path);
+      this.forgetDir(host);
     } else {
-      fs.unlinkSync(host);
+      fs.unlinkSync(path);
     }
     this.dirtyDirs.add(parentOf(host));
   }
@@ -244,10 +239,12 @@ export class SafeFs {
   removeStaleTemps(dirs: Iterable<string>): string[] {
     const removed: string[] = [];
     for (const dir of dirs) {
-      if (!this.checkParents(`${dir}/x`) || this.entry(dir).kind !== 'directory') continue;
-      for (const name of fs.readdirSync(this.hostPath(dir))) {
+      // the directory itself is the "parent" of an entry in it
+      const fd = this.parentFd(`${dir}/x`);
+      if (fd === undefined) continue;
+      for (const name of fs.readdirSync(`/proc/self/fd/${fd}`)) {
         if (!TEMP_FILE.test(name)) continue;
-        fs.rmSync(`${this.hostPath(dir)}/${name}`, { force: true });
+        fs.rmSync(inDir(fd, name), { force: true });
         removed.push(`${dir}/${name}`);
       }
     }
@@ -257,6 +254,11 @@ export class SafeFs {
   /** fsyncs every directory whose entries changed, once each. */
   flush(): void {
     for (const dir of this.dirtyDirs) {
+      const held = this.dirs.get(dir);
+      if (held !== undefined) {
+        fs.fsyncSync(held);
+        continue;
+      }
       let fd: number;
       try {
         fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY);
@@ -274,19 +276,104 @@ export class SafeFs {
     this.dirtyDirs.clear();
   }
 
-  private renameIntoPlace(temp: string, host: string): void {
+  /** Closes the directories held open. The engine calls it when an apply, plan or check ends. */
+  close(): void {
+    for (const fd of this.dirs.values()) fs.closeSync(fd);
+    this.dirs.clear();
+  }
+
+  /** The managed path named through its parent's descriptor; undefined when a parent is missing. */
+  private at(managed: string): string | undefined {
+    const fd = this.parentFd(managed);
+    return fd === undefined ? undefined : inDir(fd, basename(managed));
+  }
+
+  /** As at(), for operations on a path whose parents must exist: ENOENT otherwise. */
+  private existingAt(managed: string): string {
+    const path = this.at(managed);
+    if (path === undefined) throw Object.assign(new Error(`ENOENT: a parent directory of ${managed} is missing`), { code: 'ENOENT' });
+    return path;
+  }
+
+  /** A fresh temp name beside a managed path, and the path, both through their parent's descriptor. */
+  private tempBeside(managed: string): { temp: string; target: string; dir: string } {
+    const target = this.existingAt(managed);
+    const cut = target.lastIndexOf('/');
+    const temp = `${target.slice(0, cut)}/.${target.slice(cut + 1)}.stems-${randomBytes(6).toString('hex')}.tmp`;
+    return { temp, target, dir: parentOf(this.hostPath(managed)) };
+  }
+
+  /** The descriptor of a managed path's parent, opening the chain from the root as needed. */
+  private parentFd(managed: string): number | undefined {
+    const segments = managed.split('/');
+    let host = this.root;
+    let fd = this.dirs.get(host);
+    if (fd === undefined) {
+      // The root prefix is the operator's choice (--root): links in it are followed, as before.
+      fd = fs.openSync(host === '' ? '/' : host, O_RDONLY | O_DIRECTORY);
+      this.dirs.set(host, fd);
+    }
+    for (let i = 1; i < segments.length - 1; i++) {
+      host += `/${segments[i]}`;
+      let child = this.dirs.get(host);
+      if (child === undefined) {
+        child = this.openDir(fd, segments[i] as string, managed, host);
+        if (child === undefined) return undefined;
+        this.dirs.set(host, child);
+      }
+      fd = child;
+    }
+    return fd;
+  }
+
+  /** Opens a real directory inside `parent`: undefined when missing, an error for a link or anything else. */
+  private openDir(parent: number, name: string, managed: string, host: string): number | undefined {
     try {
-      fs.renameSync(temp, host);
+      return fs.openSync(inDir(parent, name), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     } catch (err) {
-      fs.rmSync(temp, { force: true });
+      const code = errnoCode(err);
+      if (code === 'ENOENT') return undefined;
+      const dir = host.slice(this.root.length);
+      if (code === 'ELOOP' || (code === 'ENOTDIR' && this.isLink(inDir(parent, name)))) throw symlinkError(managed, dir);
+      if (code === 'ENOTDIR') {
+        throw new StemsError('STEMS_APPLY_FAILED', `Cannot manage ${managed}: ${dir} is not a directory`, {
+          hint: 'Remove or move the file that stands where a parent directory should be.',
+        });
+      }
       throw err;
     }
-    this.dirtyDirs.add(parentOf(host));
+  }
+
+  private isLink(path: string): boolean {
+    try {
+      return fs.lstatSync(path).isSymbolicLink();
+    } catch {
+      return false;
+    }
+  }
+
+  /** Closes a removed directory and everything held below it. */
+  private forgetDir(host: string): void {
+    for (const [dir, fd] of this.dirs) {
+      if (dir !== host && !dir.startsWith(`${host}/`)) continue;
+      fs.closeSync(fd);
+      this.dirs.delete(dir);
+    }
+  }
+
+  private renameIntoPlace(move: { temp: string; target: string; dir: string }): void {
+    try {
+      fs.renameSync(move.temp, move.target);
+    } catch (err) {
+      fs.rmSync(move.temp, { force: true });
+      throw err;
+    }
+    this.dirtyDirs.add(move.dir);
   }
 
   private openNoFollow(managed: string, flags: number): number {
     try {
-      return fs.openSync(this.hostPath(managed), flags | O_NOFOLLOW);
+      return fs.openSync(this.existingAt(managed), flags | O_NOFOLLOW);
     } catch (err) {
       if (errnoCode(err) === 'ELOOP') throw symlinkError(managed, managed);
       throw err;
@@ -297,11 +384,6 @@ export class SafeFs {
 function parentOf(host: string): string {
   const cut = host.lastIndexOf('/');
   return cut <= 0 ? '/' : host.slice(0, cut);
-}
-
-function tempPath(host: string): string {
-  const cut = host.lastIndexOf('/');
-  return `${host.slice(0, cut)}/.${host.slice(cut + 1)}.stems-${randomBytes(6).toString('hex')}.tmp`;
 }
 
 export function symlinkError(managed: string, link: string): StemsError {
