@@ -52,13 +52,16 @@ export function normalizeRoot(root: string): string {
   return resolve(root).replace(/\/+$/, '');
 }
 
+/** /proc/self/fd without the hop through the `self` link: every access pays for it. */
+const FD_DIR = `/proc/${process.pid}/fd`;
+
 /**
  * `name` inside the directory held open as `fd`. Node has no openat() or
- * renameat(); on Linux a path through /proc/self/fd/N resolves from that very
+ * renameat(); on Linux a path through /proc/<pid>/fd/N resolves from that very
  * directory, whatever its path names now.
  */
 function inDir(fd: number, name: string): string {
-  return `/proc/self/fd/${fd}/${name}`;
+  return `${FD_DIR}/${fd}/${name}`;
 }
 
 /**
@@ -77,6 +80,8 @@ export class SafeFs {
   readonly root: string;
   /** Real directories from the root down (host path → descriptor), held until close(). */
   private readonly dirs = new Map<string, number>();
+  /** Managed path → its path through the parent's descriptor, for paths whose parents are held. */
+  private readonly paths = new Map<string, string>();
   /** Directories whose entries changed: fsynced once each by flush(). */
   private readonly dirtyDirs = new Set<string>();
 
@@ -242,7 +247,7 @@ export class SafeFs {
       // the directory itself is the "parent" of an entry in it
       const fd = this.parentFd(`${dir}/x`);
       if (fd === undefined) continue;
-      for (const name of fs.readdirSync(`/proc/self/fd/${fd}`)) {
+      for (const name of fs.readdirSync(`${FD_DIR}/${fd}`)) {
         if (!TEMP_FILE.test(name)) continue;
         fs.rmSync(inDir(fd, name), { force: true });
         removed.push(`${dir}/${name}`);
@@ -280,12 +285,18 @@ export class SafeFs {
   close(): void {
     for (const fd of this.dirs.values()) fs.closeSync(fd);
     this.dirs.clear();
+    this.paths.clear();
   }
 
   /** The managed path named through its parent's descriptor; undefined when a parent is missing. */
   private at(managed: string): string | undefined {
+    const known = this.paths.get(managed);
+    if (known !== undefined) return known;
     const fd = this.parentFd(managed);
-    return fd === undefined ? undefined : inDir(fd, basename(managed));
+    if (fd === undefined) return undefined;
+    const path = inDir(fd, basename(managed));
+    this.paths.set(managed, path);
+    return path;
   }
 
   /** As at(), for operations on a path whose parents must exist: ENOENT otherwise. */
@@ -354,6 +365,7 @@ export class SafeFs {
 
   /** Closes a removed directory and everything held below it. */
   private forgetDir(host: string): void {
+    this.paths.clear();
     for (const [dir, fd] of this.dirs) {
       if (dir !== host && !dir.startsWith(`${host}/`)) continue;
       fs.closeSync(fd);
