@@ -113,18 +113,33 @@ export function timed(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessE
 
 export type PhaseSamples = Record<Phase, Sample[]>;
 
-/** Runs first apply, no-op and repair `runs` times; `reset` prepares each phase (empty dir, damage). */
-export async function measurePhases(
-  run: () => Promise<Sample>,
-  reset: (phase: Phase) => Promise<void>,
-  opts: { runs: number; after?: (phase: Phase) => Promise<void> },
-): Promise<PhaseSamples> {
-  const out: PhaseSamples = { first: [], noop: [], repair: [] };
-  for (let r = 0; r < opts.runs; r++) {
-    for (const phase of PHASES) {
-      await reset(phase);
-      out[phase].push(await run());
-      await opts.after?.(phase);
+/** One measured tool: how to run it, how to prepare each phase, and what to check after it. */
+export interface Subject {
+  run: () => Promise<Sample>;
+  /** Prepares a phase: an empty directory before the first apply, damage before the repair. */
+  reset: (phase: Phase) => Promise<void>;
+  /** Checks the result of a phase; throws to stop the benchmark. */
+  after?: (phase: Phase) => Promise<void>;
+  /** Rounds for a slow tool, fewer than the others: it is measured in the first `runs` rounds only. */
+  runs?: number;
+}
+
+/**
+ * First apply, no-op and repair of every subject, round by round: round r of
+ * each subject before round r + 1 of any. A machine that gets slower or faster
+ * during the run (a shared VM does, by a third within minutes) then shifts all
+ * subjects alike, and the ratios between them hold.
+ */
+export async function measureRounds(subjects: readonly Subject[], runs: number): Promise<PhaseSamples[]> {
+  const out = subjects.map((): PhaseSamples => ({ first: [], noop: [], repair: [] }));
+  for (let r = 0; r < runs; r++) {
+    for (const [i, subject] of subjects.entries()) {
+      if (r >= (subject.runs ?? runs)) continue;
+      for (const phase of PHASES) {
+        await subject.reset(phase);
+        out[i]?.[phase].push(await subject.run());
+        await subject.after?.(phase);
+      }
     }
   }
   return out;

@@ -4,7 +4,7 @@
  * and two host facts (hostname, primary IP), mode 0644; phases first apply
  * (empty directory), no-op, repair (10 edited + 1 deleted file).
  */
-import { readdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 
@@ -33,6 +33,14 @@ export async function damage(dir: string, n: number): Promise<void> {
   const { edited, deleted } = damaged(n);
   for (const i of edited) await writeFile(join(dir, fileName(i)), 'edited by hand\n');
   await unlink(join(dir, fileName(deleted)));
+}
+
+/** Prepares each phase of N files in `dir`: `clear` (dir or a directory above it) removed before the first apply, damage before the repair. */
+export function phaseReset(clear: string, dir: string, n: number): (phase: Phase) => Promise<void> {
+  return async (phase) => {
+    if (phase === 'first') await rm(clear, { recursive: true, force: true });
+    if (phase === 'repair') await damage(dir, n);
+  };
 }
 
 /** This machine's IPv4 addresses (not loopback): a tool's "primary IP" fact must be one of them. */

@@ -20,8 +20,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { assertBuilt } from '../test/helpers/processes.js';
-import { fmtMs, fmtRss, measurePhases, medianMs, timed } from './_measure.js';
-import { damage, PHASES, type Phase } from './_scenario.js';
+import { fmtMs, fmtRss, measureRounds, medianMs, type PhaseSamples, type Subject, timed } from './_measure.js';
+import { PHASES, phaseReset } from './_scenario.js';
 import { replaceSection } from './_stats.js';
 import { agentEnvOf, BENCH_DIR, INSTALLED_AGENT, setupStems } from './_stems.js';
 
@@ -63,10 +63,7 @@ async function main(): Promise<void> {
     if (!reuse) await (await setupStems({ work, n: FILES })).stop();
     const env = agentEnvOf(work);
     const root = env.STEMS_AGENT_ROOT as string;
-    const reset = async (phase: Phase) => {
-      if (phase === 'first') await rm(root, { recursive: true, force: true });
-      if (phase === 'repair') await damage(join(root, BENCH_DIR), FILES);
-    };
+    const reset = phaseReset(root, join(root, BENCH_DIR), FILES);
     const profileDir = args['cpu-prof'];
     if (profileDir) {
       const profiled = () =>
@@ -76,19 +73,18 @@ async function main(): Promise<void> {
       await profiled();
     }
     const [agentCmd, ...agentArgs] = args['agent-cmd']?.split(' ') ?? [INSTALLED_AGENT.cmd, ...INSTALLED_AGENT.argv];
-    const agent = await measurePhases(() => timed(agentCmd as string, [...agentArgs, 'apply', '--once'], { env }), reset, { runs: RUNS });
+    const stems: Subject = { run: () => timed(agentCmd as string, [...agentArgs, 'apply', '--once'], { env }), reset };
     if (args.quick) {
-      for (const phase of PHASES) console.log(`${phase}: ${fmtMs(agent[phase])}, peak RSS ${fmtRss(agent[phase])}`);
+      const [agent] = await measureRounds([stems], RUNS);
+      for (const phase of PHASES) console.log(`${phase}: ${fmtMs(agent?.[phase] ?? [])}, peak RSS ${fmtRss(agent?.[phase] ?? [])}`);
       return;
     }
     const floorRoot = join(work, 'floor');
-    const floorReset = async (phase: Phase) => {
-      if (phase === 'first') await rm(floorRoot, { recursive: true, force: true });
-      if (phase === 'repair') await damage(join(floorRoot, BENCH_DIR), FILES);
+    const floorSubject: Subject = {
+      run: () => timed(process.execPath, ['bench/floor.mjs', floorRoot, String(FILES)]),
+      reset: phaseReset(floorRoot, join(floorRoot, BENCH_DIR), FILES),
     };
-    const floor = await measurePhases(() => timed(process.execPath, ['bench/floor.mjs', floorRoot, String(FILES)]), floorReset, {
-      runs: RUNS,
-    });
+    const [agent, floor] = (await measureRounds([stems, floorSubject], RUNS)) as [PhaseSamples, PhaseSamples];
     const rows = PHASES.map((phase) => {
       const ratio = medianMs(agent[phase]) / medianMs(floor[phase]);
       const met = medianMs(agent[phase]) <= TARGETS[phase] ? 'met' : 'missed';
@@ -96,7 +92,7 @@ async function main(): Promise<void> {
     });
     const table = [
       `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${loadavg()[0]?.toFixed(1)} at the end.`,
-      `${FILES} files from one template (per-file vars, two host facts), mode 0644, one directory; median of ${RUNS} runs [min–max]; whole processes.`,
+      `${FILES} files from one template (per-file vars, two host facts), mode 0644, one directory; median of ${RUNS} runs [min–max]; whole processes; stems and the floor take turns, round by round.`,
       'Run: `pnpm build && npx tsx bench/agent-apply.ts --write`.',
       '',
       '| phase | stems-agent apply --once | peak RSS | plain-Node floor | floor RSS | ratio | target |',

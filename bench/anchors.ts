@@ -21,8 +21,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { assertBuilt } from '../test/helpers/processes.js';
 import { ANCHORS, installMissing, type ToolRun } from './_anchor-tools.js';
-import { fmtRss, fmtSec, measurePhases, medianMs, type PhaseSamples, timed } from './_measure.js';
-import { damage, PHASES, type Phase, verify } from './_scenario.js';
+import { fmtRss, fmtSec, measureRounds, medianMs, type PhaseSamples, type Subject, timed } from './_measure.js';
+import { PHASES, type Phase, phaseReset, verify } from './_scenario.js';
 import { replaceSection } from './_stats.js';
 import { agentEnvOf, BENCH_DIR, INSTALLED_AGENT, setupStems } from './_stems.js';
 
@@ -50,27 +50,24 @@ interface Row {
   samples: PhaseSamples;
 }
 
-/** Times one tool's three phases on `out`, checking the files after each phase. */
-async function bench(opts: { tool: string; n: number; runs: number; out: string; run: ToolRun; clear: string }): Promise<Row> {
+/** One tool's three phases on `out`, its files checked after each phase. */
+function subject(opts: { tool: string; n: number; runs: number; out: string; run: ToolRun; clear: string }): Subject {
   const { n, out } = opts;
-  log(`${opts.tool} N=${n}: ${opts.runs} run(s)`);
-  const reset = async (phase: Phase) => {
-    if (phase === 'first') await rm(opts.clear, { recursive: true, force: true });
-    if (phase === 'repair') await damage(out, n);
-  };
-  const after = async (phase: Phase) => {
-    const problems = await verify(out, n);
-    if (problems.length > 0) throw new Error(`${opts.tool} N=${n} after ${phase}:\n${problems.slice(0, 5).join('\n')}`);
-  };
-  const samples = await measurePhases(() => timed(opts.run.cmd, opts.run.argv, { env: opts.run.env ?? {} }), reset, {
+  return {
+    run: () => timed(opts.run.cmd, opts.run.argv, { env: opts.run.env ?? {} }),
+    reset: phaseReset(opts.clear, out, n),
+    after: async (phase: Phase) => {
+      const problems = await verify(out, n);
+      if (problems.length > 0) throw new Error(`${opts.tool} N=${n} after ${phase}:\n${problems.slice(0, 5).join('\n')}`);
+    },
     runs: opts.runs,
-    after,
-  });
-  return { n, tool: opts.tool, runs: opts.runs, samples };
+  };
 }
 
+/** Sets every tool up for N files, then measures them round by round (measureRounds), so they share the machine's ups and downs. */
 async function benchSize(work: string, n: number): Promise<Row[]> {
-  const rows: Row[] = [];
+  const tools: Array<{ tool: string; runs: number; subject: Subject }> = [];
+  const add = (opts: Parameters<typeof subject>[0]) => tools.push({ tool: opts.tool, runs: opts.runs, subject: subject(opts) });
   if (TOOLS.includes('stems')) {
     const dir = join(work, `stems-${n}`);
     log(`stems N=${n}: setting up hub and agent`);
@@ -78,12 +75,12 @@ async function benchSize(work: string, n: number): Promise<Row[]> {
     const env = agentEnvOf(dir);
     const root = env.STEMS_AGENT_ROOT as string;
     const run = { cmd: INSTALLED_AGENT.cmd, argv: [...INSTALLED_AGENT.argv, 'apply', '--once'], env };
-    rows.push(await bench({ tool: 'stems', n, runs: RUNS, out: join(root, BENCH_DIR), run, clear: root }));
+    add({ tool: 'stems', n, runs: RUNS, out: join(root, BENCH_DIR), run, clear: root });
   }
   if (TOOLS.includes('floor')) {
     const root = join(work, `floor-${n}`);
     const run = { cmd: process.execPath, argv: ['bench/floor.mjs', root, String(n)] };
-    rows.push(await bench({ tool: 'floor', n, runs: RUNS, out: join(root, BENCH_DIR), run, clear: root }));
+    add({ tool: 'floor', n, runs: RUNS, out: join(root, BENCH_DIR), run, clear: root });
   }
   for (const tool of ANCHORS) {
     if (!TOOLS.includes(tool.name) || (tool.name === 'ansible' && !ANSIBLE_SIZES.has(n))) continue;
@@ -92,9 +89,14 @@ async function benchSize(work: string, n: number): Promise<Row[]> {
     const out = join(dir, 'out');
     const run = await tool.prepare({ dir, out, n });
     const runs = tool.name === 'ansible' ? Number(args['ansible-runs']) : RUNS;
-    rows.push(await bench({ tool: tool.name, n, runs, out, run, clear: out }));
+    add({ tool: tool.name, n, runs, out, run, clear: out });
   }
-  return rows;
+  log(`N=${n}: ${tools.map((t) => `${t.tool} ${t.runs}`).join(', ')} run(s), round by round`);
+  const samples = await measureRounds(
+    tools.map((t) => t.subject),
+    Math.max(...tools.map((t) => t.runs)),
+  );
+  return tools.map((t, i) => ({ n, tool: t.tool, runs: t.runs, samples: samples[i] as PhaseSamples }));
 }
 
 const OWN_LABELS: Record<string, string> = {
@@ -134,7 +136,7 @@ function tables(rows: Row[]): string {
     `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')} at the end.`,
-    `Scenario: N files from one template (per-file vars name/value, host facts hostname and primary IP from each tool's own facts), mode 0644, one directory. Phases: first apply into an empty directory, no-op, repair of 10 edited + 1 deleted file; every phase's files are checked against the expected text. Whole-process wall time, median of ${RUNS} runs [min–max]; peak RSS of the largest process (and of the whole process tree when larger). Ansible runs only at N = ${[...ANSIBLE_SIZES].join(', ')} and ${args['ansible-runs']} time(s) per phase (about a minute per 100 files).`,
+    `Scenario: N files from one template (per-file vars name/value, host facts hostname and primary IP from each tool's own facts), mode 0644, one directory. Phases: first apply into an empty directory, no-op, repair of 10 edited + 1 deleted file; every phase's files are checked against the expected text. Whole-process wall time, median of ${RUNS} runs [min–max], the tools taking turns round by round; peak RSS of the largest process (and of the whole process tree when larger). Ansible runs only at N = ${[...ANSIBLE_SIZES].join(', ')} and ${args['ansible-runs']} time(s) per phase (about a minute per 100 files).`,
     `Run: \`pnpm build && npx tsx bench/anchors.ts --n ${args.n} --runs ${RUNS} --write\`.`,
     '',
     '| N | tool | first apply | no-op | repair | peak RSS | × floor (first / no-op / repair) |',

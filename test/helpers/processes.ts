@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+/** The checkout, with a trailing slash. */
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 /** The executables a user runs, from the checkout (after `pnpm build`). */
 export const HUB_BIN = `${repoRoot}packages/hub/bin/hub`;
 export const AGENT_BIN = `${repoRoot}packages/agent/bin/stems-agent`;
