@@ -68,6 +68,16 @@ describe('resources', () => {
   });
 });
 
+describe('sha256Hex', () => {
+  it('is the standard sha256 in hex, of a string as its UTF-8 bytes', () => {
+    const abc = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'; // FIPS 180-2 test vector
+    expect(sha256Hex('abc')).toBe(abc);
+    expect(sha256Hex(new Uint8Array([0x61, 0x62, 0x63]))).toBe(abc);
+    expect(sha256Hex('grüße')).toBe(sha256Hex(Buffer.from('grüße', 'utf8')));
+    expect(sha256Hex('grüße')).not.toBe(sha256Hex(Buffer.from('grüße', 'latin1')));
+  });
+});
+
 describe('canonicalJson', () => {
   it('sorts keys at every level and keeps arrays in order', () => {
     expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: null } })).toBe('{"a":{"c":null,"d":[3,{"y":2,"z":1}]},"b":1}');

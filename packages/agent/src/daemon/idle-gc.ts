@@ -2,19 +2,24 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /**
- * One full garbage collection a moment after the daemon's work queue drains.
- * Otherwise what an apply, a full drift re-check or a facts refresh left
- * behind waits for V8's memory reducer, which a busy node can keep away for
- * minutes: about 5 MB of the idle daemon's ~59 MB (bench/RESULTS.md, "Daemon
- * memory, 2026-12-04"). A collection of the daemon's ~15 MB heap costs about
- * 10 ms, after work that took longer.
+ * One full garbage collection a few seconds after the daemon's work queue
+ * drains. Otherwise what an apply, a full drift re-check or a facts refresh
+ * left behind waits for V8's memory reducer, which a busy node can keep away
+ * for minutes: about 5 MB of the idle daemon's ~59 MB (bench/RESULTS.md,
+ * "Daemon memory, 2026-12-04"). A collection of the daemon's ~15 MB heap
+ * costs about 10 ms, after work that took longer.
  */
 export class IdleCollector {
   readonly #gc: () => void;
   readonly #delayMs: number;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(delayMs = 1000, gc: () => void = exposedGc()) {
+  /**
+   * @param delayMs longer than V8's 5 s allocation-rate window: a collection
+   * after a quiet window also gives back the young generation the work grew
+   * (1 MB); one a second after the work keeps it (measured, RESULTS.md).
+   */
+  constructor(delayMs = 6000, gc: () => void = exposedGc()) {
     this.#delayMs = delayMs;
     this.#gc = gc;
   }

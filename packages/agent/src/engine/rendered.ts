@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '@stems/shared';
 import { z } from 'zod';
 import { readJsonState, writeJsonState } from '../state/files.js';
 
@@ -7,8 +7,6 @@ const RenderedFile = z.strictObject({
   key: z.string().max(512),
   files: z.record(z.string().max(4096), z.string().regex(/^[0-9a-f]{64}$/)),
 });
-
-const digestOf = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 /**
  * The sha256 of what each file resource renders to, for one bundle, one set
@@ -39,12 +37,12 @@ export class RenderedDigests {
   /** Whether `bytes` are what resource `id` renders to; undefined when not known (render it). */
   matches(id: string, bytes: Buffer): boolean | undefined {
     const known = this.#files.get(id);
-    return known === undefined ? undefined : digestOf(bytes) === known;
+    return known === undefined ? undefined : sha256Hex(bytes) === known;
   }
 
   /** Remembers what resource `id` rendered to. */
   note(id: string, rendered: Buffer): void {
-    const digest = digestOf(rendered);
+    const digest = sha256Hex(rendered);
     if (this.#files.get(id) === digest) return;
     this.#files.set(id, digest);
     this.#changed = true;
