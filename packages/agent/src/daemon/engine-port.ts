@@ -25,7 +25,10 @@ export interface RenderCache {
 export interface Engine {
   plan(payload: BundlePayload, facts: Facts, cache?: RenderCache): Promise<PlannedChangeView[]>;
   apply(payload: BundlePayload, facts: Facts, factsHash: string, cache?: RenderCache): Promise<ApplyReport>;
-  /** Drift check of the given resources (all when ids is undefined); `error` when one could not be read. */
+  /**
+   * Drift check of the given resources (all when ids is undefined); `error` when one could not be read.
+   * Templates render once per bundle and facts (the same objects): later checks compare digests.
+   */
   check(
     payload: BundlePayload,
     facts: Facts,
@@ -51,11 +54,19 @@ export async function loadEngine(opts: { root: string; log: Logger; systemd?: Sy
     await rendered.save(cache.path).catch((err: unknown) => log.debug({ err, path: cache.path }, 'render digests not saved'));
     return out;
   };
+  // The daemon re-checks the same bundle with the same facts every few minutes and after every
+  // file event: each template renders once, later checks compare the bytes with that render's digest.
+  let checked: { payload: BundlePayload; facts: Facts; rendered: RenderedDigests } | undefined;
+  const checkDigests = (payload: BundlePayload, facts: Facts): RenderedDigests => {
+    if (checked?.payload !== payload || checked.facts !== facts) checked = { payload, facts, rendered: engine.RenderedDigests.inMemory() };
+    return checked.rendered;
+  };
   return {
     plan: (payload, facts, cache) => cached(cache, (rendered) => engine.planBundle(payload, { ...base(facts), rendered })),
     apply: (payload, facts, factsHash, cache) =>
       cached(cache, (rendered) => engine.applyBundle(payload, { ...base(facts), factsHash, rendered })),
-    check: (payload, facts, ids) => engine.checkResources(payload, { ...base(facts), ...(ids ? { ids } : {}) }),
+    check: (payload, facts, ids) =>
+      engine.checkResources(payload, { ...base(facts), rendered: checkDigests(payload, facts), ...(ids ? { ids } : {}) }),
     systemd,
   };
 }

@@ -28,6 +28,11 @@ export class RenderedDigests {
     this.#files = new Map(Object.entries(files));
   }
 
+  /** An empty record that lives in memory only: the daemon keeps one per bundle and facts for its drift checks. */
+  static inMemory(): RenderedDigests {
+    return new RenderedDigests('');
+  }
+
   /** The record at `path` if it was made for `key`, else an empty one. A corrupt record is only a cache: empty. */
   static async load(path: string, key: string): Promise<RenderedDigests> {
     const stored = await readJsonState(path, RenderedFile).catch(() => undefined);
