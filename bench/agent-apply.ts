@@ -75,8 +75,8 @@ async function main(): Promise<void> {
     const [agentCmd, ...agentArgs] = args['agent-cmd']?.split(' ') ?? [INSTALLED_AGENT.cmd, ...INSTALLED_AGENT.argv];
     const stems: Subject = { run: () => timed(agentCmd as string, [...agentArgs, 'apply', '--once'], { env }), reset };
     if (args.quick) {
-      const [agent] = await measureRounds([stems], RUNS);
-      for (const phase of PHASES) console.log(`${phase}: ${fmtMs(agent?.[phase] ?? [])}, peak RSS ${fmtRss(agent?.[phase] ?? [])}`);
+      const [agent] = (await measureRounds([stems], RUNS)) as [PhaseSamples];
+      for (const phase of PHASES) console.log(`${phase}: ${fmtMs(agent[phase])}, peak RSS ${fmtRss(agent[phase])}`);
       return;
     }
     const floorRoot = join(work, 'floor');

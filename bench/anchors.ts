@@ -51,7 +51,7 @@ interface Row {
 }
 
 /** One tool's three phases on `out`, its files checked after each phase. */
-function subject(opts: { tool: string; n: number; runs: number; out: string; run: ToolRun; clear: string }): Subject {
+function subject(opts: { tool: string; n: number; runs: number; out: string; run: ToolRun; clear: string }): Subject & { runs: number } {
   const { n, out } = opts;
   return {
     run: () => timed(opts.run.cmd, opts.run.argv, { env: opts.run.env ?? {} }),
@@ -66,8 +66,8 @@ function subject(opts: { tool: string; n: number; runs: number; out: string; run
 
 /** Sets every tool up for N files, then measures them round by round (measureRounds), so they share the machine's ups and downs. */
 async function benchSize(work: string, n: number): Promise<Row[]> {
-  const tools: Array<{ tool: string; runs: number; subject: Subject }> = [];
-  const add = (opts: Parameters<typeof subject>[0]) => tools.push({ tool: opts.tool, runs: opts.runs, subject: subject(opts) });
+  const tools: Array<{ tool: string; subject: Subject & { runs: number } }> = [];
+  const add = (opts: Parameters<typeof subject>[0]) => tools.push({ tool: opts.tool, subject: subject(opts) });
   if (TOOLS.includes('stems')) {
     const dir = join(work, `stems-${n}`);
     log(`stems N=${n}: setting up hub and agent`);
@@ -91,12 +91,12 @@ async function benchSize(work: string, n: number): Promise<Row[]> {
     const runs = tool.name === 'ansible' ? Number(args['ansible-runs']) : RUNS;
     add({ tool: tool.name, n, runs, out, run, clear: out });
   }
-  log(`N=${n}: ${tools.map((t) => `${t.tool} ${t.runs}`).join(', ')} run(s), round by round`);
+  log(`N=${n}: ${tools.map((t) => `${t.tool} ${t.subject.runs}`).join(', ')} run(s), round by round`);
   const samples = await measureRounds(
     tools.map((t) => t.subject),
-    Math.max(...tools.map((t) => t.runs)),
+    Math.max(...tools.map((t) => t.subject.runs)),
   );
-  return tools.map((t, i) => ({ n, tool: t.tool, runs: t.runs, samples: samples[i] as PhaseSamples }));
+  return tools.map((t, i) => ({ n, tool: t.tool, runs: t.subject.runs, samples: samples[i] as PhaseSamples }));
 }
 
 const OWN_LABELS: Record<string, string> = {
