@@ -27,7 +27,8 @@ export interface Engine {
   apply(payload: BundlePayload, facts: Facts, factsHash: string, cache?: RenderCache): Promise<ApplyReport>;
   /**
    * Drift check of the given resources (all when ids is undefined); `error` when one could not be read.
-   * Templates render once per bundle and facts (the same objects): later checks compare digests.
+   * Templates render once per bundle and facts object, in a plan or apply without `cache` or in a
+   * check: later ones compare digests.
    */
   check(
     payload: BundlePayload,
@@ -46,27 +47,37 @@ export async function loadEngine(opts: { root: string; log: Logger; systemd?: Sy
   if (root !== '' && root !== '/') await mkdir(root, { recursive: true, mode: 0o755 });
   const systemd = opts.systemd ?? system.realSystemd({ root });
   const base = (facts: Facts) => ({ root, facts, systemd, log });
-  /** Runs with the cached digests, and keeps what the run learnt; the cache never fails a run. */
-  const cached = async <T>(cache: RenderCache | undefined, run: (rendered?: RenderedDigests) => Promise<T>): Promise<T> => {
-    if (!cache) return run();
+  // The daemon applies a bundle, then re-checks it with the same facts every few minutes and after
+  // every file event: each template renders once (in the apply, or in the first check), later runs
+  // compare the bytes with that render's digest. One record per bundle and facts object (a refresh
+  // makes a new one); a bundle is its serial and issue time, so the part-bundle an `enforce` repair
+  // applies shares the record of the whole.
+  let record: { bundle: string; facts: Facts; rendered: RenderedDigests } | undefined;
+  const digestsOf = (payload: BundlePayload, facts: Facts): RenderedDigests => {
+    const bundle = `${payload.serial} ${payload.issuedAt}`;
+    if (record?.bundle !== bundle || record.facts !== facts) record = { bundle, facts, rendered: engine.RenderedDigests.inMemory() };
+    return record.rendered;
+  };
+  /** Runs with a one-shot's record on disk (`cache`), kept with what the run learnt, or else the daemon's; the cache never fails a run. */
+  const withDigests = async <T>(
+    payload: BundlePayload,
+    facts: Facts,
+    cache: RenderCache | undefined,
+    run: (rendered: RenderedDigests) => Promise<T>,
+  ): Promise<T> => {
+    if (!cache) return run(digestsOf(payload, facts));
     const rendered = await engine.RenderedDigests.load(cache.path, cache.key);
     const out = await run(rendered);
     await rendered.save(cache.path).catch((err: unknown) => log.debug({ err, path: cache.path }, 'render digests not saved'));
     return out;
   };
-  // The daemon re-checks the same bundle with the same facts every few minutes and after every
-  // file event: each template renders once, later checks compare the bytes with that render's digest.
-  let checked: { payload: BundlePayload; facts: Facts; rendered: RenderedDigests } | undefined;
-  const checkDigests = (payload: BundlePayload, facts: Facts): RenderedDigests => {
-    if (checked?.payload !== payload || checked.facts !== facts) checked = { payload, facts, rendered: engine.RenderedDigests.inMemory() };
-    return checked.rendered;
-  };
   return {
-    plan: (payload, facts, cache) => cached(cache, (rendered) => engine.planBundle(payload, { ...base(facts), rendered })),
+    plan: (payload, facts, cache) =>
+      withDigests(payload, facts, cache, (rendered) => engine.planBundle(payload, { ...base(facts), rendered })),
     apply: (payload, facts, factsHash, cache) =>
-      cached(cache, (rendered) => engine.applyBundle(payload, { ...base(facts), factsHash, rendered })),
+      withDigests(payload, facts, cache, (rendered) => engine.applyBundle(payload, { ...base(facts), factsHash, rendered })),
     check: (payload, facts, ids) =>
-      engine.checkResources(payload, { ...base(facts), rendered: checkDigests(payload, facts), ...(ids ? { ids } : {}) }),
+      engine.checkResources(payload, { ...base(facts), rendered: digestsOf(payload, facts), ...(ids ? { ids } : {}) }),
     systemd,
   };
 }
