@@ -31,6 +31,8 @@ interface ScriptedHub {
   connections: number;
   /** Pings the agent sent. */
   pings: number;
+  /** The opcodes of the websocket frames in each TCP read from the agent, in order (text 0x1, ping 0x9). */
+  reads: number[][];
   sockets: WebSocket[];
   close(): Promise<void>;
 }
@@ -38,6 +40,19 @@ interface ScriptedHub {
 type Script = (ws: WebSocket, msg: AgentMessage, hub: ScriptedHub) => void;
 
 const send = (ws: WebSocket, type: string, payload: unknown) => ws.send(makeFrame(type, payload, 'h1'));
+
+/** Opcodes of the client frames in one TCP read (RFC 6455 §5.2; frames from a client are masked). */
+function frameOpcodes(chunk: Buffer): number[] {
+  const opcodes: number[] = [];
+  for (let at = 0; at + 2 <= chunk.length; ) {
+    const short = (chunk[at + 1] ?? 0) & 0x7f;
+    const [lengthBytes, length] =
+      short === 126 ? [2, chunk.readUInt16BE(at + 2)] : short === 127 ? [8, Number(chunk.readBigUInt64BE(at + 2))] : [0, short];
+    opcodes.push((chunk[at] ?? 0) & 0x0f);
+    at += 2 + lengthBytes + 4 + length;
+  }
+  return opcodes;
+}
 
 /** A hub that challenges with `offerKey` and answers hello per `script`. */
 async function scriptedHub(opts: { offerKey?: string; script?: Script; autoPong?: boolean } = {}): Promise<ScriptedHub> {
@@ -51,6 +66,7 @@ async function scriptedHub(opts: { offerKey?: string; script?: Script; autoPong?
     received: [],
     connections: 0,
     pings: 0,
+    reads: [],
     sockets: [],
     close: () =>
       new Promise((resolve) => {
@@ -58,7 +74,8 @@ async function scriptedHub(opts: { offerKey?: string; script?: Script; autoPong?
         wss.close(() => resolve());
       }),
   };
-  wss.on('connection', (ws) => {
+  wss.on('connection', (ws, req) => {
+    req.socket.on('data', (chunk: Buffer) => hub.reads.push(frameOpcodes(chunk)));
     hub.connections++;
     hub.sockets.push(ws);
     ws.on('ping', () => hub.pings++);
@@ -160,6 +177,21 @@ describe('HubConnection handshake', () => {
     await until(() => drops.length > 0, 2000);
     expect(hub.pings).toBe(1);
     expect(drops[0]).toMatchObject({ code: 1006, wasReady: true });
+  });
+
+  it('sends a due ping in the same write as its next frame, so the hub wakes once for both', async () => {
+    const hub = await scriptedHub({ script: welcome });
+    cleanups.push(() => hub.close());
+    const conn = connect(hub, {}, { pingMs: 100 });
+    await until(() => conn.ready);
+    // The hub sends nothing after its welcome; the agent sends a frame every 30 ms, as health does every 15 s.
+    const talk = setInterval(() => conn.send('bundle.get', { have: 2 }), 30);
+    await until(() => hub.pings >= 2, 3000);
+    clearInterval(talk);
+    const withPing = hub.reads.filter((ops) => ops.includes(0x9));
+    expect(withPing.length).toBeGreaterThanOrEqual(2);
+    // Each ping follows a text frame in the same read (a slow reader may also find earlier frames there).
+    for (const ops of withPing) expect(ops.flatMap((op, i) => (op === 0x9 ? [ops[i - 1]] : []))).toEqual([0x1]);
   });
 
   it('refuses a hub whose key is not the pinned one and retries only after backoffMaxMs', async () => {

@@ -85,6 +85,10 @@ export class HubConnection {
   #generation = 0;
   #timers = new Set<NodeJS.Timeout>();
   #keepalive: Keepalive | undefined;
+  /** The connection's TCP socket, to send a frame and a ping in one write. */
+  #socket: { cork(): void; uncork(): void } | undefined;
+  /** Set while a keepalive ping waits for a frame to ride with; fires to send it alone. */
+  #pingDue: NodeJS.Timeout | undefined;
   #closed: Promise<void> = Promise.resolve();
 
   constructor(opts: HubConnectionOptions) {
@@ -117,6 +121,7 @@ export class HubConnection {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     this.#keepalive?.stop();
+    this.#cancelPing();
     const ws = this.#ws;
     if (ws && ws.readyState !== ws.CLOSED) {
       const force = setTimeout(() => ws.terminate(), 2_000);
@@ -134,7 +139,37 @@ export class HubConnection {
   }
 
   #raw(type: string, payload: unknown): void {
-    this.#ws?.send(makeFrame(type, payload, `a${++this.#frameSeq}`));
+    const ws = this.#ws;
+    if (!ws) return;
+    const frame = makeFrame(type, payload, `a${++this.#frameSeq}`);
+    if (this.#pingDue === undefined) {
+      ws.send(frame);
+      return;
+    }
+    this.#cancelPing();
+    this.#socket?.cork();
+    ws.send(frame);
+    ws.ping();
+    this.#socket?.uncork();
+  }
+
+  /**
+   * A keepalive ping waits for the next frame the agent sends (health goes out
+   * every 15 s) and leaves in the same write: the hub then wakes once for
+   * both, a fifth fewer wake-ups with thousands of idle agents (bench/RESULTS.md,
+   * "Hub capacity"). With nothing to send for half a period it goes alone, so
+   * the hub still has the other half to answer before the keepalive's next tick.
+   */
+  #pingSoon(ws: WebSocket): void {
+    this.#pingDue ??= setTimeout(() => {
+      this.#pingDue = undefined;
+      ws.ping();
+    }, this.#opts.pingMs / 2).unref();
+  }
+
+  #cancelPing(): void {
+    clearTimeout(this.#pingDue);
+    this.#pingDue = undefined;
   }
 
   #later(fn: () => void, ms: number): void {
@@ -167,6 +202,9 @@ export class HubConnection {
     });
     // Handlers are attached synchronously, before any await (STYLE 7).
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on('upgrade', (res) => {
+      this.#socket = res.socket;
+    });
     ws.on('ping', () => this.#keepalive?.heard());
     ws.on('pong', () => this.#keepalive?.heard());
     ws.on('error', (err) => log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'hub connection error'));
@@ -177,7 +215,7 @@ export class HubConnection {
     ws.on('open', () => {
       this.#keepalive = new Keepalive(
         this.#opts.pingMs,
-        () => ws.ping(),
+        () => this.#pingSoon(ws),
         () => {
           log.warn('hub missed a pong; dropping the connection');
           ws.terminate();
@@ -188,6 +226,8 @@ export class HubConnection {
 
   #onClose(code: number, reason: string): void {
     this.#keepalive?.stop();
+    this.#cancelPing();
+    this.#socket = undefined;
     const wasReady = this.#phase === 'ready';
     this.#phase = 'idle';
     this.#ws = undefined;
