@@ -9,7 +9,10 @@
  * samples it stored in the window. Targets: RSS < 300 MB, CPU < 5 % of one core.
  *
  *   npx tsx bench/hub-capacity.ts [--agents 5000] [--workers 4] [--window-sec 180] [--quick (30 s)]
- *     [--write] [--results bench/RESULTS.md] [--cpu-prof DIR]
+ *     [--write] [--results bench/RESULTS.md] [--cpu-prof DIR] [--fresh-rings]
+ *
+ * Every node's health ring is full before the agents connect, as on a hub
+ * that has run for 25 minutes; --fresh-rings leaves them empty.
  *
  * The agents run in --workers child processes (test/helpers/swarm/worker.ts).
  * Needs `pnpm build` first and `ulimit -n` above agents + 200 (the hub holds
@@ -20,8 +23,9 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { AGENT_DEFAULTS } from '@stems/agent';
-import { hubPaths, openStore } from '@stems/hub';
+import { HEALTH_SAMPLES_PER_NODE, hubPaths, openStore } from '@stems/hub';
 import { idleCluster, startSwarmHub } from '../test/helpers/swarm/hub.js';
+import { HEALTH_SAMPLE, type NodeIdentity } from '../test/helpers/swarm/light-agent.js';
 import { assertFdLimit } from '../test/helpers/swarm/limits.js';
 import { nodeIdentities } from '../test/helpers/swarm/nodes.js';
 import { SwarmWorkers } from '../test/helpers/swarm/workers.js';
@@ -36,6 +40,7 @@ const { values: args } = parseArgs({
     write: { type: 'boolean', default: false },
     results: { type: 'string', default: 'bench/RESULTS.md' },
     'cpu-prof': { type: 'string' },
+    'fresh-rings': { type: 'boolean', default: false },
   },
 });
 const AGENTS = Number(args.agents);
@@ -57,6 +62,25 @@ function healthStoredSince(dataDir: string, iso: string): number {
   }
 }
 
+/**
+ * Fills every node's health ring, as on a hub that has run for 25 minutes
+ * (HEALTH_SAMPLES_PER_NODE samples 15 s apart): from then on storing a sample
+ * also trims the ring, which a hub started for the benchmark would not do
+ * within its window. Written before the agents connect.
+ */
+function fillHealthRings(dataDir: string, nodes: readonly NodeIdentity[]): void {
+  const store = openStore(hubPaths(dataDir).db);
+  try {
+    const start = Date.now() - HEALTH_SAMPLES_PER_NODE * HEALTH_MS;
+    for (let i = 0; i < HEALTH_SAMPLES_PER_NODE; i++) {
+      const at = new Date(start + i * HEALTH_MS).toISOString();
+      store.events.addHealth(nodes.map((n) => ({ node: n.name, sample: { ...HEALTH_SAMPLE, at, intervalMs: HEALTH_MS } })));
+    }
+  } finally {
+    store.close();
+  }
+}
+
 async function main(): Promise<void> {
   assertFdLimit(AGENTS, 'the hub');
   const work = await mkdtemp(join(tmpdir(), 'stems-bench-capacity-'));
@@ -71,6 +95,7 @@ async function main(): Promise<void> {
   });
   let workers: SwarmWorkers | undefined;
   try {
+    if (!args['fresh-rings']) fillHealthRings(hub.dataDir, nodes);
     const idleRss = (await hub.memory()).rss;
     const started = performance.now();
     workers = await SwarmWorkers.start(WORKERS, nodes, {
@@ -116,7 +141,7 @@ async function main(): Promise<void> {
       '',
       `${AGENTS} idle agents (light agents in ${WORKERS} processes): a health heartbeat every ${HEALTH_MS / 1000} s each, ` +
         `a safety-net poll every ${POLL_MS / 60_000} min, keepalive pings only after ${PING_MS / 1000} s of silence ` +
-        `(the agent's and the hub's defaults).`,
+        `(the agent's and the hub's defaults); ${args['fresh-rings'] ? 'empty health rings (a hub just started)' : `every node's health ring full (${HEALTH_SAMPLES_PER_NODE} samples, as after ${(HEALTH_SAMPLES_PER_NODE * HEALTH_MS) / 60_000} minutes)`}.`,
       `Machine: ${cpus()[0]?.model ?? '?'} ×${cpus().length}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, ` +
         `load average ${load1.toFixed(2)} at the start of the window.`,
       `Command: \`npx tsx bench/hub-capacity.ts --agents ${AGENTS} --workers ${WORKERS} ${args.quick ? '--quick' : `--window-sec ${WINDOW_SEC}`}\``,

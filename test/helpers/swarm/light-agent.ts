@@ -57,7 +57,7 @@ export interface LightAgentOptions {
 }
 
 /** What an idle Debian node's daemon sends (packages/agent/src/daemon/health.ts), less `at`. */
-const HEALTH_SAMPLE: Omit<HealthSample, 'at'> = {
+export const HEALTH_SAMPLE: Omit<HealthSample, 'at'> = {
   uptimeSec: 86_400,
   load1: 0.08,
   load5: 0.05,

@@ -4,6 +4,15 @@ import type { Db } from './db.js';
 /** Health samples kept per node (a ring: older ones are dropped). @default 100 */
 export const HEALTH_SAMPLES_PER_NODE = 100;
 
+/**
+ * A node's ring is trimmed at every this many of its samples, not at each:
+ * it holds up to HEALTH_SAMPLES_PER_NODE + 19 rows, and reads take the newest
+ * HEALTH_SAMPLES_PER_NODE. Deleting one row per sample was half the cost of
+ * storing health once rings were full (bench/RESULTS.md, "Hub capacity").
+ * @default 20
+ */
+export const HEALTH_TRIM_EVERY = 20;
+
 export interface StoredReport {
   serial: number;
   status: ApplyReport['status'];
@@ -22,6 +31,8 @@ export function eventStore(db: Db, healthPerNode = HEALTH_SAMPLES_PER_NODE) {
   const trimHealth = db.prepare(
     'DELETE FROM health_samples WHERE node = ? AND id <= (SELECT id FROM health_samples WHERE node = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
   );
+  /** Samples stored per node since its ring was last trimmed (since this hub started). */
+  const sinceTrim = new Map<string, number>();
   return {
     addReport(node: string, report: ApplyReport, at: string): void {
       db.prepare('INSERT INTO reports (node, serial, status, received_at, body) VALUES (?, ?, ?, ?, ?)').run(
@@ -77,12 +88,19 @@ export function eventStore(db: Db, healthPerNode = HEALTH_SAMPLES_PER_NODE) {
         .all(node, limit)
         .map((r) => ({ ...(JSON.parse(r.body) as DriftItem), serial: r.serial, receivedAt: r.received_at }));
     },
-    /** Stores health samples (of one or many nodes) and trims each node's ring to the newest healthPerNode. */
+    /** Stores health samples (of one or many nodes); a node's ring is trimmed to the newest healthPerNode at every HEALTH_TRIM_EVERY of its samples. */
     addHealth(samples: readonly { node: string; sample: HealthSample }[]): void {
       if (samples.length === 0) return;
       db.transaction(() => {
-        for (const { node, sample } of samples) insertHealth.run(node, sample.at, JSON.stringify(sample));
-        for (const node of new Set(samples.map((s) => s.node))) trimHealth.run(node, node, healthPerNode);
+        for (const { node, sample } of samples) {
+          insertHealth.run(node, sample.at, JSON.stringify(sample));
+          const stored = (sinceTrim.get(node) ?? 0) + 1;
+          if (stored < HEALTH_TRIM_EVERY) sinceTrim.set(node, stored);
+          else {
+            trimHealth.run(node, node, healthPerNode);
+            sinceTrim.set(node, 0);
+          }
+        }
       }).immediate();
     },
     health(node: string, limit = healthPerNode): HealthSample[] {

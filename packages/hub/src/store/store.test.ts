@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { healthSample } from '../_test-fixtures.js';
 import { openDatabase, schemaVersion } from './db.js';
+import { HEALTH_TRIM_EVERY } from './events.js';
 import { openStore } from './index.js';
 import { MIGRATIONS } from './migrations.js';
 import { ACCESS_RECHECK_MS } from './nodes.js';
@@ -121,17 +122,23 @@ describe('store', () => {
     expect(store.tokens.consumeJoin(live, 'n2', '2026-01-01T00:31:00.000Z')).toBe(false);
     expect(store.tokens.consumeJoin(old, 'n2', '2026-01-01T00:30:00.000Z')).toBe(false);
     const sample = (i: number) => healthSample(i, new Date(Date.parse(at) + i * 1000).toISOString());
-    for (let i = 0; i < 105; i++) store.events.addHealth([{ node: 'n1', sample: sample(i) }]);
-    const kept = store.events.health('n1', 1000);
-    expect(kept).toHaveLength(100);
-    expect(kept[0]?.uptimeSec).toBe(104);
-    // One batch of two nodes, as the hub's write-behind stores them: each ring is trimmed on its own.
+    // Reads give the newest 100; a node's rows are trimmed at every HEALTH_TRIM_EVERY of its samples.
+    const rows = (node: string) => store.events.health(node, 1000).length;
+    const newest = (node: string) => store.events.health(node).map((h) => h.uptimeSec);
+    const countdown = (from: number, n: number) => Array.from({ length: n }, (_, i) => from - i);
+    for (let i = 0; i < 120; i++) store.events.addHealth([{ node: 'n1', sample: sample(i) }]);
+    expect(rows('n1')).toBe(100);
+    expect(newest('n1')).toEqual(countdown(119, 100));
+    // One batch of two nodes, as the hub's write-behind stores them: each ring is counted on its own.
     store.events.addHealth([
-      ...Array.from({ length: 10 }, (_, i) => ({ node: 'n1', sample: sample(105 + i) })),
+      ...Array.from({ length: HEALTH_TRIM_EVERY - 1 }, (_, i) => ({ node: 'n1', sample: sample(120 + i) })),
       ...Array.from({ length: 3 }, (_, i) => ({ node: 'n2', sample: sample(i) })),
     ]);
-    expect(store.events.health('n1', 1000).map((h) => h.uptimeSec)).toEqual(Array.from({ length: 100 }, (_, i) => 114 - i));
-    expect(store.events.health('n2', 1000)).toHaveLength(3);
+    expect(rows('n1')).toBe(100 + HEALTH_TRIM_EVERY - 1);
+    expect(newest('n1')).toEqual(countdown(138, 100));
+    store.events.addHealth([{ node: 'n1', sample: sample(139) }]);
+    expect(rows('n1')).toBe(100);
+    expect(newest('n2')).toEqual([2, 1, 0]);
     store.close();
   });
 });
