@@ -140,7 +140,7 @@ async function main(): Promise<void> {
       HEADING,
       '',
       `${AGENTS} idle agents (light agents in ${WORKERS} processes): a health heartbeat every ${HEALTH_MS / 1000} s each, ` +
-        `a safety-net poll every ${POLL_MS / 60_000} min, keepalive pings only after ${PING_MS / 1000} s of silence ` +
+        `a safety-net poll every ${POLL_MS / 60_000} min (both sent on the beat, the next whole second), keepalive pings only after ${PING_MS / 1000} s of silence ` +
         `(the agent's and the hub's defaults); ${args['fresh-rings'] ? 'empty health rings (a hub just started)' : `every node's health ring full (${HEALTH_SAMPLES_PER_NODE} samples, as after ${(HEALTH_SAMPLES_PER_NODE * HEALTH_MS) / 60_000} minutes)`}.`,
       `Machine: ${cpus()[0]?.model ?? '?'} ×${cpus().length}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, ` +
         `load average ${load1.toFixed(2)} at the start of the window.`,

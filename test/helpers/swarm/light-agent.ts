@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AGENT_DEFAULTS, AgentState, type Engine, factsHash, HubConnection, loadEngine, receiveBundle } from '@stems/agent';
+import { AGENT_DEFAULTS, AgentState, BEAT_MS, type Engine, factsHash, HubConnection, loadEngine, receiveBundle } from '@stems/agent';
 import type { Facts, HealthSample, HubMessage, KeyPair } from '@stems/shared';
 // The agent's own test facts (a small virtual Debian host) and silent logger: reused, not copied.
 import { FACTS, silent } from '../../../packages/agent/src/daemon/_test-fixtures.js';
@@ -121,6 +121,7 @@ export class LightAgent {
       backoffMaxMs: opts.backoffMaxMs ?? intervals.backoffMaxMs,
       stableMs: opts.stableMs ?? intervals.stableMs,
       pingMs: opts.pingMs ?? intervals.pingMs,
+      beatMs: Math.min(BEAT_MS, opts.healthMs ?? BEAT_MS), // as the daemon
       log: opts.log ?? silent,
       handlers: {
         connecting: () => this.attempts.push(Date.now()),
@@ -171,8 +172,10 @@ export class LightAgent {
     if (this.#timers.length > 0) return; // started at the first welcome
     const { healthMs, pollMs } = this.#opts;
     if (healthMs)
-      this.#every(healthMs, () => this.#conn.send('health', { ...HEALTH_SAMPLE, at: new Date().toISOString(), intervalMs: healthMs }));
-    if (pollMs) this.#every(pollMs, () => this.#pull());
+      this.#every(healthMs, () =>
+        this.#conn.sendOnBeat('health', { ...HEALTH_SAMPLE, at: new Date().toISOString(), intervalMs: healthMs }),
+      );
+    if (pollMs) this.#every(pollMs, () => this.#conn.sendOnBeat('bundle.get', { have: this.#lastSerial }));
   }
 
   #pull(): void {
@@ -181,7 +184,8 @@ export class LightAgent {
 
   /**
    * Runs `send` every periodMs, the first time at a random point of the period
-   * so a swarm does not beat in step. Sent only while connected, never queued:
+   * (each agent its own phase, as daemons started at different times; the
+   * frames then wait for the beat). Sent only while connected, never queued:
    * as the daemon.
    */
   #every(periodMs: number, send: () => void): void {

@@ -33,6 +33,8 @@ interface ScriptedHub {
   pings: number;
   /** The opcodes of the websocket frames in each TCP read from the agent, in order (text 0x1, ping 0x9). */
   reads: number[][];
+  /** Date.now() of each TCP read from the agent, in order. */
+  readAt: number[];
   sockets: WebSocket[];
   close(): Promise<void>;
 }
@@ -67,6 +69,7 @@ async function scriptedHub(opts: { offerKey?: string; script?: Script; autoPong?
     connections: 0,
     pings: 0,
     reads: [],
+    readAt: [],
     sockets: [],
     close: () =>
       new Promise((resolve) => {
@@ -75,7 +78,10 @@ async function scriptedHub(opts: { offerKey?: string; script?: Script; autoPong?
       }),
   };
   wss.on('connection', (ws, req) => {
-    req.socket.on('data', (chunk: Buffer) => hub.reads.push(frameOpcodes(chunk)));
+    req.socket.on('data', (chunk: Buffer) => {
+      hub.reads.push(frameOpcodes(chunk));
+      hub.readAt.push(Date.now());
+    });
     hub.connections++;
     hub.sockets.push(ws);
     ws.on('ping', () => hub.pings++);
@@ -112,7 +118,7 @@ afterEach(async () => {
 function connect(
   hub: ScriptedHub,
   handlers: HubConnectionHandlers,
-  extra: { pinned?: string; backoffMaxMs?: number; pingMs?: number } = {},
+  extra: { pinned?: string; backoffMaxMs?: number; pingMs?: number; beatMs?: number } = {},
 ) {
   const conn = new HubConnection({
     wsUrl: hub.url,
@@ -126,6 +132,7 @@ function connect(
     backoffMaxMs: extra.backoffMaxMs ?? 100,
     stableMs: 60_000,
     pingMs: extra.pingMs ?? 60_000,
+    ...(extra.beatMs ? { beatMs: extra.beatMs } : {}),
     log,
     handlers,
   });
@@ -133,6 +140,8 @@ function connect(
   conn.start();
   return conn;
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 const until = async (check: () => boolean, ms = 5000) => {
   const end = Date.now() + ms;
@@ -192,6 +201,45 @@ describe('HubConnection handshake', () => {
     expect(withPing.length).toBeGreaterThanOrEqual(2);
     // Each ping follows a text frame in the same read (a slow reader may also find earlier frames there).
     for (const ops of withPing) expect(ops.flatMap((op, i) => (op === 0x9 ? [ops[i - 1]] : []))).toEqual([0x1]);
+  });
+
+  it('holds routine frames for the beat: frames queued apart leave in one write at the next multiple of beatMs', async () => {
+    const hub = await scriptedHub({ script: welcome });
+    cleanups.push(() => hub.close());
+    const beatMs = 400;
+    const conn = connect(hub, {}, { beatMs });
+    await until(() => conn.ready);
+    const readsBefore = hub.reads.length;
+    await sleep(beatMs - (Date.now() % beatMs) + 20); // just after a beat
+    const queuedAt = Date.now();
+    expect(conn.sendOnBeat('bundle.get', { have: 2 })).toBe(true);
+    await sleep(100);
+    expect(conn.sendOnBeat('bundle.get', { have: 2 })).toBe(true);
+    expect(hub.reads.length).toBe(readsBefore); // nothing left yet
+    await until(() => hub.received.length === 3);
+    const beat = Math.ceil(queuedAt / beatMs) * beatMs;
+    expect(hub.reads.slice(readsBefore)).toEqual([[0x1, 0x1]]);
+    // Node's timers run on the loop's cached clock, which may lag Date.now() by a few ms.
+    expect(hub.readAt[readsBefore]).toBeGreaterThanOrEqual(beat - 10);
+    expect(hub.readAt[readsBefore]).toBeLessThan(beat + beatMs);
+  });
+
+  it('drops routine frames still waiting for the beat when the connection closes', async () => {
+    const hub = await scriptedHub({ script: welcome });
+    cleanups.push(() => hub.close());
+    const drops: unknown[] = [];
+    const beatMs = 1000;
+    const conn = connect(hub, { disconnected: (d) => drops.push(d) }, { beatMs });
+    await until(() => conn.ready);
+    await sleep(beatMs - (Date.now() % beatMs) + 20); // just after a beat
+    const beat = Math.ceil(Date.now() / beatMs) * beatMs;
+    expect(conn.sendOnBeat('bundle.get', { have: 2 })).toBe(true);
+    for (const ws of hub.sockets) ws.terminate();
+    await until(() => drops.length === 1);
+    expect(conn.sendOnBeat('bundle.get', { have: 2 })).toBe(false);
+    await until(() => conn.ready); // reconnected (backoff ≤ 100 ms) before the beat
+    await sleep(beat + 100 - Date.now());
+    expect(hub.received.map((m) => m.type)).toEqual(['hello', 'hello']);
   });
 
   it('refuses a hub whose key is not the pinned one and retries only after backoffMaxMs', async () => {

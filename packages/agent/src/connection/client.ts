@@ -54,12 +54,20 @@ export interface HubConnectionOptions {
   stableMs: number;
   /** Keepalive period: a hub quiet this long is pinged, and dropped if it stays quiet one more (shared/keepalive.ts). */
   pingMs: number;
+  /** Routine frames (sendOnBeat) leave at the next multiple of this many ms of the wall clock. @default BEAT_MS */
+  beatMs?: number;
   /** HTTP upgrade timeout. @default 10000 */
   connectTimeoutMs?: number;
   log: Logger;
   handlers: HubConnectionHandlers;
   random?: () => number;
 }
+
+/**
+ * The beat routine frames wait for: the agents of a cluster with synced clocks
+ * send them on the same whole seconds. @default 1000
+ */
+export const BEAT_MS = 1_000;
 
 type Phase = 'idle' | 'connecting' | 'hello-sent' | 'pending' | 'ready';
 const SLOW_RETRY_CODES = new Set(['STEMS_NODE_REJECTED', 'STEMS_WIRE_AUTH_FAILED', 'STEMS_TOKEN_INVALID', 'STEMS_HUB_KEY_MISMATCH']);
@@ -89,6 +97,9 @@ export class HubConnection {
   #socket: { cork(): void; uncork(): void } | undefined;
   /** Set while a keepalive ping waits for a frame to ride with; fires to send it alone. */
   #pingDue: NodeJS.Timeout | undefined;
+  /** Routine frames waiting for the beat, and the timer that sends them. */
+  #onBeat: Array<{ type: AgentMessage['type']; payload: unknown }> = [];
+  #beat: NodeJS.Timeout | undefined;
   #closed: Promise<void> = Promise.resolve();
 
   constructor(opts: HubConnectionOptions) {
@@ -122,6 +133,7 @@ export class HubConnection {
     this.#timers.clear();
     this.#keepalive?.stop();
     this.#cancelPing();
+    this.#dropBeat();
     const ws = this.#ws;
     if (ws && ws.readyState !== ws.CLOSED) {
       const force = setTimeout(() => ws.terminate(), 2_000);
@@ -136,6 +148,40 @@ export class HubConnection {
     if (this.#phase !== 'ready' || !this.#ws) return false;
     this.#raw(type, payload);
     return true;
+  }
+
+  /**
+   * Sends a routine message (health, the safety-net poll) at the next beat:
+   * the next multiple of beatMs (1 s) of the wall clock. Each agent keeps its
+   * own phase within its period, but agents with synced clocks (NTP) all send
+   * on the same instants, so the hub reads a second's heartbeats in a few
+   * wake-ups instead of one each (bench/RESULTS.md, "Hub capacity"). Dropped if
+   * the connection closes first: routine frames are never queued. False when
+   * not connected.
+   */
+  sendOnBeat<T extends AgentMessage['type']>(type: T, payload: AgentMessageOf<T>['payload']): boolean {
+    if (this.#phase !== 'ready' || !this.#ws) return false;
+    this.#onBeat.push({ type, payload });
+    if (this.#beat === undefined) {
+      const beatMs = this.#opts.beatMs ?? BEAT_MS;
+      this.#beat = setTimeout(() => this.#sendBeat(), beatMs - (Date.now() % beatMs)).unref();
+    }
+    return true;
+  }
+
+  #sendBeat(): void {
+    this.#beat = undefined;
+    const frames = this.#onBeat.splice(0);
+    if (this.#phase !== 'ready') return;
+    this.#socket?.cork();
+    for (const { type, payload } of frames) this.#raw(type, payload);
+    this.#socket?.uncork();
+  }
+
+  #dropBeat(): void {
+    clearTimeout(this.#beat);
+    this.#beat = undefined;
+    this.#onBeat = [];
   }
 
   #raw(type: string, payload: unknown): void {
@@ -227,6 +273,7 @@ export class HubConnection {
   #onClose(code: number, reason: string): void {
     this.#keepalive?.stop();
     this.#cancelPing();
+    this.#dropBeat();
     this.#socket = undefined;
     const wasReady = this.#phase === 'ready';
     this.#phase = 'idle';

@@ -1,7 +1,7 @@
 import type { ApplyReport, BundlePayload, HubMessage, KeyPair } from '@stems/shared';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/schema.js';
-import { HubConnection } from '../connection/client.js';
+import { BEAT_MS, HubConnection } from '../connection/client.js';
 import { type CachedFacts, currentFacts, refreshFacts } from '../facts/cache.js';
 import { clearJoinToken, loadNodeKey, readJoinToken } from '../identity/keys.js';
 import { Outbox, type OutboxItem } from '../state/outbox.js';
@@ -119,6 +119,8 @@ export class Daemon {
       backoffMaxMs: intervals.backoffMaxMs,
       stableMs: intervals.stableMs,
       pingMs: intervals.pingMs,
+      // A beat longer than the heartbeat would send several samples at once and leave gaps the hub counts as missed.
+      beatMs: Math.min(BEAT_MS, intervals.healthMs),
       log: this.#log.child({ module: 'connection' }),
       handlers: {
         welcome: (w) => this.#enqueue('welcome', () => this.#onWelcome(w.cluster, w.serial)),
@@ -212,8 +214,11 @@ export class Daemon {
     }
   }
 
-  #getBundle(why: string): void {
-    if (this.#conn.send('bundle.get', { have: this.#lastSerial })) this.#log.debug({ why }, 'asked for bundle');
+  #getBundle(why: 'poll' | 'welcome' | 'announced'): void {
+    const have = { have: this.#lastSerial };
+    // The safety-net poll is routine and waits for the beat; a pull for news goes now.
+    const sent = why === 'poll' ? this.#conn.sendOnBeat('bundle.get', have) : this.#conn.send('bundle.get', have);
+    if (sent) this.#log.debug({ why }, 'asked for bundle');
   }
 
   async #onBundle(envelopeText: string): Promise<void> {
@@ -296,7 +301,7 @@ export class Daemon {
         units: await unitStates(this.#engine.systemd, this.#lastGood),
         intervalMs: this.#cfg.intervals.healthMs,
       });
-      this.#conn.send('health', sample);
+      this.#conn.sendOnBeat('health', sample);
     } catch (err) {
       this.#log.warn({ err }, 'health sample failed');
     }
