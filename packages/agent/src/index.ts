@@ -2,7 +2,7 @@ export { type CliIO, runCli } from './cli/program.js';
 export { type ConfigOverrides, hubWsUrl, loadAgentConfig, type ParsedConfig, parseAgentConfig, writeAgentConfig } from './config/load.js';
 export { AGENT_DEFAULTS, type AgentConfig, AgentConfigFile, DEFAULT_CONFIG_PATH } from './config/schema.js';
 export { Backoff, type BackoffOptions } from './connection/backoff.js';
-export { BEAT_MS, HubConnection, type HubConnectionHandlers, type HubConnectionOptions } from './connection/client.js';
+export { BEAT_MS, beatFor, HubConnection, type HubConnectionHandlers, type HubConnectionOptions } from './connection/client.js';
 export { type ProbeResult, probeHub } from './connection/probe.js';
 export { loadLastGood, type ReceiveOutcome, receiveBundle } from './daemon/bundle.js';
 export { Daemon, type DaemonOptions } from './daemon/daemon.js';

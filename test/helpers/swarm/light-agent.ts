@@ -1,5 +1,15 @@
 import { join } from 'node:path';
-import { AGENT_DEFAULTS, AgentState, BEAT_MS, type Engine, factsHash, HubConnection, loadEngine, receiveBundle } from '@stems/agent';
+import {
+  AGENT_DEFAULTS,
+  AgentState,
+  BEAT_MS,
+  beatFor,
+  type Engine,
+  factsHash,
+  HubConnection,
+  loadEngine,
+  receiveBundle,
+} from '@stems/agent';
 import type { Facts, HealthSample, HubMessage, KeyPair } from '@stems/shared';
 // The agent's own test facts (a small virtual Debian host) and silent logger: reused, not copied.
 import { FACTS, silent } from '../../../packages/agent/src/daemon/_test-fixtures.js';
@@ -121,7 +131,7 @@ export class LightAgent {
       backoffMaxMs: opts.backoffMaxMs ?? intervals.backoffMaxMs,
       stableMs: opts.stableMs ?? intervals.stableMs,
       pingMs: opts.pingMs ?? intervals.pingMs,
-      beatMs: Math.min(BEAT_MS, opts.healthMs ?? BEAT_MS), // as the daemon
+      beatMs: beatFor(opts.healthMs ?? BEAT_MS), // as the daemon
       log: opts.log ?? silent,
       handlers: {
         connecting: () => this.attempts.push(Date.now()),

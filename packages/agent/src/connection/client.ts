@@ -69,6 +69,14 @@ export interface HubConnectionOptions {
  */
 export const BEAT_MS = 1_000;
 
+/**
+ * The beat for an agent whose heartbeat comes every healthMs: never longer,
+ * or several samples would leave at once with gaps the hub counts as missed.
+ */
+export function beatFor(healthMs: number): number {
+  return Math.min(BEAT_MS, healthMs);
+}
+
 type Phase = 'idle' | 'connecting' | 'hello-sent' | 'pending' | 'ready';
 const SLOW_RETRY_CODES = new Set(['STEMS_NODE_REJECTED', 'STEMS_WIRE_AUTH_FAILED', 'STEMS_TOKEN_INVALID', 'STEMS_HUB_KEY_MISMATCH']);
 
@@ -172,7 +180,6 @@ export class HubConnection {
   #sendBeat(): void {
     this.#beat = undefined;
     const frames = this.#onBeat.splice(0);
-    if (this.#phase !== 'ready') return;
     this.#socket?.cork();
     for (const { type, payload } of frames) this.#raw(type, payload);
     this.#socket?.uncork();

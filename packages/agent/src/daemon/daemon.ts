@@ -1,7 +1,7 @@
 import type { ApplyReport, BundlePayload, HubMessage, KeyPair } from '@stems/shared';
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/schema.js';
-import { BEAT_MS, HubConnection } from '../connection/client.js';
+import { beatFor, HubConnection } from '../connection/client.js';
 import { type CachedFacts, currentFacts, refreshFacts } from '../facts/cache.js';
 import { clearJoinToken, loadNodeKey, readJoinToken } from '../identity/keys.js';
 import { Outbox, type OutboxItem } from '../state/outbox.js';
@@ -119,8 +119,7 @@ export class Daemon {
       backoffMaxMs: intervals.backoffMaxMs,
       stableMs: intervals.stableMs,
       pingMs: intervals.pingMs,
-      // A beat longer than the heartbeat would send several samples at once and leave gaps the hub counts as missed.
-      beatMs: Math.min(BEAT_MS, intervals.healthMs),
+      beatMs: beatFor(intervals.healthMs),
       log: this.#log.child({ module: 'connection' }),
       handlers: {
         welcome: (w) => this.#enqueue('welcome', () => this.#onWelcome(w.cluster, w.serial)),
