@@ -114,4 +114,17 @@ export const MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- last_seen is written for hundreds of nodes a second at scale (ws/liveness.ts). In the wide
+      -- nodes row (key, facts) each write rewrote a page or more per node; here a page holds ~100 nodes.
+      CREATE TABLE node_seen (
+        name TEXT PRIMARY KEY REFERENCES nodes(name) ON DELETE CASCADE,
+        last_seen TEXT NOT NULL
+      ) WITHOUT ROWID;
+      INSERT INTO node_seen (name, last_seen) SELECT name, last_seen FROM nodes WHERE last_seen IS NOT NULL;
+      ALTER TABLE nodes DROP COLUMN last_seen;
+    `,
+  },
 ];

@@ -48,6 +48,36 @@ describe('migrations', () => {
     again.close();
   });
 
+  it('migration 3 moves last_seen into node_seen: a node keeps when it was last seen, and touch updates it there', () => {
+    const path = tempDb();
+    openDatabase(
+      path,
+      MIGRATIONS.filter((m) => m.version <= 2),
+    ).close();
+    const v2 = new Database(path);
+    v2.prepare(
+      "INSERT INTO nodes (name, public_key, fingerprint, state, created_at, last_seen) VALUES ('n1', 'k', 'f', 'accepted', ?, '2026-01-02T00:00:00.000Z')",
+    ).run(at);
+    v2.prepare("INSERT INTO nodes (name, public_key, fingerprint, state, created_at) VALUES ('n2', 'k', 'f', 'pending', ?)").run(at);
+    v2.close();
+    const store = openStore(path);
+    expect(schemaVersion(store.db)).toBe(3);
+    expect(store.nodes.get('n1')?.lastSeen).toBe('2026-01-02T00:00:00.000Z');
+    expect(store.nodes.get('n2')?.lastSeen).toBeNull();
+    store.nodes.touch('n1', '2026-01-03T00:00:00.000Z');
+    store.nodes.upsert({ name: 'n2', publicKey: 'k2', fingerprint: 'f2', state: 'accepted', at: '2026-01-04T00:00:00.000Z' });
+    expect(store.nodes.list().map((n) => [n.name, n.lastSeen])).toEqual([
+      ['n1', '2026-01-03T00:00:00.000Z'],
+      ['n2', '2026-01-04T00:00:00.000Z'],
+    ]);
+    const columns = store.db
+      .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('nodes')")
+      .all()
+      .map((c) => c.name);
+    expect(columns).not.toContain('last_seen');
+    store.close();
+  });
+
   it('a failing migration leaves the schema at the previous version', () => {
     const path = tempDb();
     openDatabase(path).close();
