@@ -14,6 +14,5 @@ export { createLogger, type Logger } from './logger.js';
 export type { NodeView, RevisionView } from './revision-list.js';
 export { initHub, localCore, openHubParts, repoFunctions } from './runtime.js';
 export { type HubStatus, MISSED_HEARTBEATS, statusExitCode } from './status.js';
-export { HEALTH_SAMPLES_PER_NODE } from './store/events.js';
 export { openStore, type Store } from './store/index.js';
 export { type SyncResult, syncOnce } from './sync.js';

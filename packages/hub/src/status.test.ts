@@ -62,7 +62,7 @@ async function setup() {
       stale,
       ...(intervalMs ? { intervalMs } : {}),
     };
-    store.events.addHealth([{ node: 'n1', sample }]);
+    store.events.setHealth(new Map([['n1', sample]]));
   };
   const node = () => {
     const s = buildStatus(hub.app.hub);

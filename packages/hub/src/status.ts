@@ -88,7 +88,7 @@ function nodeStatus(hub: HubCore, n: NodeRecord, now: number): NodeStatus {
   const drifted = store.events
     .openDrift(n.name, serial)
     .map(({ id, aspects, detectedAt, diff }): DriftView => ({ id, aspects, detectedAt, ...(diff === undefined ? {} : { diff }) }));
-  const sample: HealthSample | undefined = store.events.health(n.name, 1)[0];
+  const sample: HealthSample | undefined = store.events.latestHealth(n.name);
   const healthIntervalMs = sample?.intervalMs ?? DEFAULT_HEALTH_INTERVAL_MS;
   let state: NodeStatusState;
   if (n.state === 'pending' || !bundle) state = 'pending';

@@ -1,18 +1,6 @@
 import type { ApplyReport, DriftItem, DriftReport, HealthSample } from '@stems/shared';
 import type { Db } from './db.js';
 
-/** Health samples kept per node (a ring: older ones are dropped). @default 100 */
-export const HEALTH_SAMPLES_PER_NODE = 100;
-
-/**
- * A node's ring is trimmed at every this many of its samples, not at each:
- * it holds up to HEALTH_SAMPLES_PER_NODE + 19 rows, and reads take the newest
- * HEALTH_SAMPLES_PER_NODE. Deleting one row per sample was half the cost of
- * storing health once rings were full (bench/RESULTS.md, "Hub capacity").
- * @default 20
- */
-export const HEALTH_TRIM_EVERY = 20;
-
 export interface StoredReport {
   serial: number;
   status: ApplyReport['status'];
@@ -25,14 +13,11 @@ export type StoredDrift = DriftItem & { serial: number; receivedAt: string };
 
 const APPLIED = "status IN ('converged', 'changed')";
 
-export function eventStore(db: Db, healthPerNode = HEALTH_SAMPLES_PER_NODE) {
-  const insertHealth = db.prepare('INSERT INTO health_samples (node, at, body) VALUES (?, ?, ?)');
-  // Everything at or below the (healthPerNode+1)-th newest id of the node; nothing while the ring is not full.
-  const trimHealth = db.prepare(
-    'DELETE FROM health_samples WHERE node = ? AND id <= (SELECT id FROM health_samples WHERE node = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+export function eventStore(db: Db) {
+  const putHealth = db.prepare(
+    'INSERT INTO node_health (name, at, body) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET at = excluded.at, body = excluded.body',
   );
-  /** Samples stored per node since its ring was last trimmed (since this hub started). */
-  const sinceTrim = new Map<string, number>();
+  const healthOf = db.prepare<[string], { body: string }>('SELECT body FROM node_health WHERE name = ?');
   return {
     addReport(node: string, report: ApplyReport, at: string): void {
       db.prepare('INSERT INTO reports (node, serial, status, received_at, body) VALUES (?, ?, ?, ?, ?)').run(
@@ -88,26 +73,19 @@ export function eventStore(db: Db, healthPerNode = HEALTH_SAMPLES_PER_NODE) {
         .all(node, limit)
         .map((r) => ({ ...(JSON.parse(r.body) as DriftItem), serial: r.serial, receivedAt: r.received_at }));
     },
-    /** Stores health samples (of one or many nodes); a node's ring is trimmed to the newest healthPerNode at every HEALTH_TRIM_EVERY of its samples. */
-    addHealth(samples: readonly { node: string; sample: HealthSample }[]): void {
-      if (samples.length === 0) return;
+    /**
+     * Stores the newest health sample of each node given, replacing the one before: only the newest
+     * is read (hub status), so the hub keeps no history (migration 4; history belongs in a metrics system).
+     */
+    setHealth(samples: ReadonlyMap<string, HealthSample>): void {
+      if (samples.size === 0) return;
       db.transaction(() => {
-        for (const { node, sample } of samples) {
-          insertHealth.run(node, sample.at, JSON.stringify(sample));
-          const stored = (sinceTrim.get(node) ?? 0) + 1;
-          if (stored < HEALTH_TRIM_EVERY) sinceTrim.set(node, stored);
-          else {
-            trimHealth.run(node, node, healthPerNode);
-            sinceTrim.set(node, 0);
-          }
-        }
+        for (const [node, sample] of samples) putHealth.run(node, sample.at, JSON.stringify(sample));
       }).immediate();
     },
-    health(node: string, limit = healthPerNode): HealthSample[] {
-      return db
-        .prepare<[string, number], { body: string }>('SELECT body FROM health_samples WHERE node = ? ORDER BY id DESC LIMIT ?')
-        .all(node, limit)
-        .map((r) => JSON.parse(r.body) as HealthSample);
+    latestHealth(node: string): HealthSample | undefined {
+      const row = healthOf.get(node);
+      return row && (JSON.parse(row.body) as HealthSample);
     },
   };
 }

@@ -5,7 +5,6 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { healthSample } from '../_test-fixtures.js';
 import { openDatabase, schemaVersion } from './db.js';
-import { HEALTH_TRIM_EVERY } from './events.js';
 import { openStore } from './index.js';
 import { MIGRATIONS } from './migrations.js';
 import { ACCESS_RECHECK_MS } from './nodes.js';
@@ -15,6 +14,15 @@ function tempDb(): string {
   const dir = mkdtempSync(join(tmpdir(), 'stems-store-'));
   dirs.push(dir);
   return join(dir, 'hub.db');
+}
+/** A database file migrated up to `version` only, as an older hub left it. */
+function migratedTo(version: number): string {
+  const path = tempDb();
+  openDatabase(
+    path,
+    MIGRATIONS.filter((m) => m.version <= version),
+  ).close();
+  return path;
 }
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -49,11 +57,7 @@ describe('migrations', () => {
   });
 
   it('migration 3 moves last_seen into node_seen: a node keeps when it was last seen, and touch updates it there', () => {
-    const path = tempDb();
-    openDatabase(
-      path,
-      MIGRATIONS.filter((m) => m.version <= 2),
-    ).close();
+    const path = migratedTo(2);
     const v2 = new Database(path);
     v2.prepare(
       "INSERT INTO nodes (name, public_key, fingerprint, state, created_at, last_seen) VALUES ('n1', 'k', 'f', 'accepted', ?, '2026-01-02T00:00:00.000Z')",
@@ -61,7 +65,7 @@ describe('migrations', () => {
     v2.prepare("INSERT INTO nodes (name, public_key, fingerprint, state, created_at) VALUES ('n2', 'k', 'f', 'pending', ?)").run(at);
     v2.close();
     const store = openStore(path);
-    expect(schemaVersion(store.db)).toBe(3);
+    expect(schemaVersion(store.db)).toBe(MIGRATIONS.at(-1)?.version);
     expect(store.nodes.get('n1')?.lastSeen).toBe('2026-01-02T00:00:00.000Z');
     expect(store.nodes.get('n2')?.lastSeen).toBeNull();
     store.nodes.touch('n1', '2026-01-03T00:00:00.000Z');
@@ -75,6 +79,30 @@ describe('migrations', () => {
       .all()
       .map((c) => c.name);
     expect(columns).not.toContain('last_seen');
+    store.close();
+  });
+
+  it('migration 4 keeps only the newest health sample of each node and drops the ring', () => {
+    const path = migratedTo(3);
+    const v3 = new Database(path);
+    for (const name of ['n1', 'n2'])
+      v3.prepare("INSERT INTO nodes (name, public_key, fingerprint, state, created_at) VALUES (?, 'k', 'f', 'accepted', ?)").run(name, at);
+    const addSample = v3.prepare('INSERT INTO health_samples (node, at, body) VALUES (?, ?, ?)');
+    // n1's samples 1..3 interleaved with n2's 10; 'gone' is no longer a node.
+    for (const [node, uptime] of [
+      ['n1', 1],
+      ['n2', 10],
+      ['n1', 2],
+      ['gone', 7],
+      ['n1', 3],
+    ] as const)
+      addSample.run(node, at, JSON.stringify(healthSample(uptime)));
+    v3.close();
+    const store = openStore(path);
+    expect(store.events.latestHealth('n1')?.uptimeSec).toBe(3);
+    expect(store.events.latestHealth('n2')?.uptimeSec).toBe(10);
+    expect(store.events.latestHealth('gone')).toBeUndefined();
+    expect(store.db.prepare("SELECT name FROM sqlite_master WHERE name = 'health_samples'").get()).toBeUndefined();
     store.close();
   });
 
@@ -144,31 +172,30 @@ describe('store', () => {
     store.close();
   });
 
-  it('join tokens work once and not after expiry; health keeps a bounded ring', () => {
+  it('join tokens work once and not after expiry', () => {
     const store = openStore(tempDb());
     const live = store.tokens.createJoin({ at, expiresAt: '2026-01-01T01:00:00.000Z', by: 'local' });
     const old = store.tokens.createJoin({ at, expiresAt: '2026-01-01T00:00:01.000Z', by: 'local' });
     expect(store.tokens.consumeJoin(live, 'n1', '2026-01-01T00:30:00.000Z')).toBe(true);
     expect(store.tokens.consumeJoin(live, 'n2', '2026-01-01T00:31:00.000Z')).toBe(false);
     expect(store.tokens.consumeJoin(old, 'n2', '2026-01-01T00:30:00.000Z')).toBe(false);
-    const sample = (i: number) => healthSample(i, new Date(Date.parse(at) + i * 1000).toISOString());
-    // Reads give the newest 100; a node's rows are trimmed at every HEALTH_TRIM_EVERY of its samples.
-    const rows = (node: string) => store.events.health(node, 1000).length;
-    const newest = (node: string) => store.events.health(node).map((h) => h.uptimeSec);
-    const countdown = (from: number, n: number) => Array.from({ length: n }, (_, i) => from - i);
-    for (let i = 0; i < 120; i++) store.events.addHealth([{ node: 'n1', sample: sample(i) }]);
-    expect(rows('n1')).toBe(100);
-    expect(newest('n1')).toEqual(countdown(119, 100));
-    // One batch of two nodes, as the hub's write-behind stores them: each ring is counted on its own.
-    store.events.addHealth([
-      ...Array.from({ length: HEALTH_TRIM_EVERY - 1 }, (_, i) => ({ node: 'n1', sample: sample(120 + i) })),
-      ...Array.from({ length: 3 }, (_, i) => ({ node: 'n2', sample: sample(i) })),
-    ]);
-    expect(rows('n1')).toBe(100 + HEALTH_TRIM_EVERY - 1);
-    expect(newest('n1')).toEqual(countdown(138, 100));
-    store.events.addHealth([{ node: 'n1', sample: sample(139) }]);
-    expect(rows('n1')).toBe(100);
-    expect(newest('n2')).toEqual([2, 1, 0]);
+    store.close();
+  });
+
+  it('health keeps the newest sample of each node, replacing the one before', () => {
+    const store = openStore(tempDb());
+    for (const name of ['n1', 'n2']) store.nodes.upsert({ name, publicKey: `ed25519:${name}`, fingerprint: name, state: 'accepted', at });
+    expect(store.events.latestHealth('n1')).toBeUndefined();
+    store.events.setHealth(new Map([['n1', healthSample(1)]]));
+    store.events.setHealth(
+      new Map([
+        ['n1', healthSample(2)],
+        ['n2', healthSample(5)],
+      ]),
+    );
+    expect(store.events.latestHealth('n1')).toEqual(healthSample(2));
+    expect(store.events.latestHealth('n2')?.uptimeSec).toBe(5);
+    expect(store.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM node_health').get()?.n).toBe(2);
     store.close();
   });
 });

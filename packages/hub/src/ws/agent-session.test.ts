@@ -182,7 +182,7 @@ describe('agent websocket', () => {
     expect(store.events.lastReport('n1')?.status).toBe('converged');
     expect(store.events.openDrift('n1').map((d) => d.id)).toEqual(['file:/etc/motd']);
     // Health is written behind (ws/liveness.ts) within a second, and never acked.
-    await expect.poll(() => store.events.health('n1')[0]?.load1).toBe(0.5);
+    await expect.poll(() => store.events.latestHealth('n1')?.load1).toBe(0.5);
     expect(agent.received.some((m) => m.type === 'ack' && m.payload.of === health)).toBe(false);
     storeBundle(hub, 'n1', 1);
     hub.app.hub.announce('n1', 1);

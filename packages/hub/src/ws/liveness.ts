@@ -21,7 +21,7 @@ export const LIVENESS_FLUSH_MS = 1_000;
  */
 export class Liveness {
   readonly #seen = new Map<string, string>();
-  #samples: { node: string; sample: HealthSample }[] = [];
+  readonly #health = new Map<string, HealthSample>();
   readonly #store: Pick<Store, 'nodes' | 'events' | 'transaction'>;
   readonly #flushMs: number;
   #timer: NodeJS.Timeout | undefined;
@@ -37,9 +37,9 @@ export class Liveness {
     this.#schedule();
   }
 
-  /** Records a health sample of `node`; stored within flushMs. */
+  /** Records a health sample of `node` (the newest replaces the one before); stored within flushMs. */
   health(node: string, sample: HealthSample): void {
-    this.#samples.push({ node, sample });
+    this.#health.set(node, sample);
     this.#schedule();
   }
 
@@ -47,15 +47,13 @@ export class Liveness {
   flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#seen.size === 0 && this.#samples.length === 0) return;
-    const seen = [...this.#seen];
-    const samples = this.#samples;
-    this.#seen.clear();
-    this.#samples = [];
+    if (this.#seen.size === 0 && this.#health.size === 0) return;
     this.#store.transaction(() => {
-      for (const [node, at] of seen) this.#store.nodes.touch(node, at);
-      this.#store.events.addHealth(samples);
+      for (const [node, at] of this.#seen) this.#store.nodes.touch(node, at);
+      this.#store.events.setHealth(this.#health);
     });
+    this.#seen.clear();
+    this.#health.clear();
   }
 
   #schedule(): void {
