@@ -27,6 +27,7 @@ const QUICK: ReadonlyArray<{ name: string; args: string[] }> = [
   { name: 'agent-footprint', args: ['--sec', '30'] },
   { name: 'approval', args: ['--agents', '10,100', '--runs', '2'] },
   { name: 'hub-capacity', args: ['--agents', '1000', '--quick'] },
+  { name: 'liveness-flush', args: ['--seconds', '40', '--runs', '2'] },
 ];
 
 function run(script: string, argv: string[]): Promise<number | null> {
