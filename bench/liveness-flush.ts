@@ -14,6 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { AGENT_DEFAULTS } from '@stems/agent';
 import { FACTS } from '../packages/agent/src/daemon/_test-fixtures.js';
 import { openStore, type Store } from '../packages/hub/src/store/index.js';
 import { Liveness } from '../packages/hub/src/ws/liveness.js';
@@ -32,7 +33,9 @@ const { values: args } = parseArgs({
 const NODES = Number(args.nodes);
 const SECONDS = Number(args.seconds);
 const RUNS = Number(args.runs);
-const HEALTH_MS = 15_000;
+const HEALTH_MS = AGENT_DEFAULTS.intervals.healthMs;
+/** Heartbeats a second from NODES agents. */
+const PER_SECOND = Math.round((NODES * 1000) / HEALTH_MS);
 const HEADING = '## Hub write-behind (liveness flush)';
 
 /** A store whose nodes are accepted, with facts and one heartbeat each, as after a first round of heartbeats. */
@@ -55,12 +58,11 @@ async function oneRun(names: readonly string[]): Promise<{ cpuMs: number; wallMs
   const store = seededStore(join(dir, 'hub.db'), names);
   try {
     const live = new Liveness(store, 3_600_000); // flushed by hand below, once per simulated second
-    const perSecond = Math.round((NODES * 1000) / HEALTH_MS);
     let next = 0;
     let cpuUs = 0;
     let wallMs = 0;
     for (let s = 0; s < SECONDS; s++) {
-      for (let i = 0; i < perSecond; i++) {
+      for (let i = 0; i < PER_SECOND; i++) {
         const node = names[next++ % NODES] as string;
         const at = new Date().toISOString();
         live.health(node, { ...HEALTH_SAMPLE, at, intervalMs: HEALTH_MS });
@@ -92,7 +94,7 @@ async function main(): Promise<void> {
   const section = [
     HEADING,
     '',
-    `${NODES} nodes; each second ${Math.round((NODES * 1000) / HEALTH_MS)} health samples with their last_seen and a quarter as many other nodes' last_seen, ` +
+    `${NODES} nodes; each second ${PER_SECOND} health samples with their last_seen and a quarter as many other nodes' last_seen, ` +
       `stored by one Liveness.flush() (one transaction, WAL, synchronous=FULL), ${SECONDS} flushes a run (simulated seconds, back to back), ${RUNS} runs on fresh databases.`,
     `Machine: ${cpus()[0]?.model ?? '?'} ×${cpus().length}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}, load average ${loadavg()[0]?.toFixed(2)}.`,
     `Command: \`npx tsx bench/liveness-flush.ts --nodes ${NODES} --seconds ${SECONDS} --runs ${RUNS}\``,
