@@ -8,6 +8,7 @@ export { loadLastGood, type ReceiveOutcome, receiveBundle } from './daemon/bundl
 export { Daemon, type DaemonOptions } from './daemon/daemon.js';
 export { type Engine, loadEngine } from './daemon/engine-port.js';
 export { type CachedFacts, currentFacts, factsHash, readCachedFacts, refreshFacts } from './facts/cache.js';
+export { type ChildFactsOptions, refreshFactsInChild, type SelfCommand } from './facts/child.js';
 export { readCustomFacts } from './facts/custom.js';
 export { gatherFacts } from './facts/gather.js';
 export { defaultNodeName, type EnrollResult, enroll } from './identity/enroll.js';

@@ -2,6 +2,7 @@ import { StemsError } from '@stems/shared';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { type ConfigOverrides, loadAgentConfig } from '../config/load.js';
 import { type AgentConfig, DEFAULT_CONFIG_PATH } from '../config/schema.js';
+import type { SelfCommand } from '../facts/child.js';
 import { agentVersion } from './version.js';
 
 /** Flags every command takes; each also has an environment variable. */
@@ -20,6 +21,8 @@ export interface CliContext {
   agentVersion: string;
   /** Writes human output (stdout). */
   isTTY: boolean;
+  /** How to start this CLI again (CliIO.self). */
+  self?: SelfCommand | undefined;
 }
 
 export const GLOBAL_OPTIONS = {

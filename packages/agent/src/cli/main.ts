@@ -29,5 +29,7 @@ export async function main(argv: string[]): Promise<void> {
     stderr: (text) => process.stderr.write(text),
     env: process.env,
     isTTY: process.stdout.isTTY === true,
+    // The entry script: the installed stems-agent.mjs, or bin/stems-agent in a checkout.
+    self: process.argv[1] === undefined ? undefined : [process.execPath, process.argv[1]],
   });
 }

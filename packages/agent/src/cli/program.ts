@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isStemsError, StemsError, toStemsError } from '@stems/shared';
+import type { SelfCommand } from '../facts/child.js';
 import { type CliContext, GLOBAL_OPTIONS, resolveContext, usage } from './context.js';
 import { formatEnroll, formatError, formatFacts, formatPlan, formatReport, paint } from './format.js';
 import { HELP } from './help.js';
@@ -10,6 +11,8 @@ export interface CliIO {
   stderr(text: string): void;
   env: Record<string, string | undefined>;
   isTTY: boolean;
+  /** How to start this CLI again, for the daemon's facts child process; without it the daemon gathers facts itself. */
+  self?: SelfCommand;
 }
 
 const COMMAND_OPTIONS = {
@@ -74,6 +77,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         first === 'run',
       ),
       isTTY: io.isTTY,
+      self: io.self,
     };
     const json = flag(values, 'json');
     const out = (data: unknown, human: () => string) => io.stdout(json ? `${JSON.stringify(data, null, 2)}\n` : human());

@@ -1,11 +1,12 @@
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateKeyPair, writeKeyFile } from '@stems/shared';
+import { generateKeyPair, sha256Hex, writeKeyFile } from '@stems/shared';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { factsHash } from '../facts/cache.js';
 import { nodeKeyPath } from '../identity/keys.js';
 import { Outbox } from '../state/outbox.js';
 import { AgentState } from '../state/store.js';
-import { type AgentFixture, agentFixture, filesOnlyPayload, MOTD_RENDERED, signed, silent } from './_test-fixtures.js';
+import { type AgentFixture, agentFixture, FACTS, filesOnlyPayload, MOTD_RENDERED, signed, silent } from './_test-fixtures.js';
 import { Daemon } from './daemon.js';
 
 let fx: AgentFixture;
@@ -67,6 +68,47 @@ describe('Daemon drift loop', () => {
       expect(items.filter((i) => i.id === 'directory:/etc/app')).toHaveLength(1);
     } finally {
       await drifty.cleanup();
+    }
+  });
+});
+
+describe('Daemon facts', () => {
+  it('gathers with the given refresher at start and every factsRefreshMs, and re-applies when they change', async () => {
+    const often = await agentFixture({
+      hubUrl: 'http://127.0.0.1:1',
+      intervals: { factsRefreshMs: 200, backoffMinMs: 50, backoffMaxMs: 200 },
+    });
+    try {
+      await writeKeyFile(nodeKeyPath(often.stateDir), generateKeyPair());
+      const template = 'host {{facts.hostname}}\n';
+      const sha = sha256Hex(template);
+      const base = filesOnlyPayload({ expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+      const payload = {
+        ...base,
+        resources: base.resources.map((r) => (r.type === 'file' ? { ...r, body: { ...r.body, sha256: sha } } : r)),
+        files: { [sha]: { size: Buffer.byteLength(template), encoding: 'utf8' as const, data: template } },
+      };
+      const state = new AgentState(often.stateDir);
+      await state.acceptSerial(5);
+      await state.writeBundle(signed(payload, often.hub));
+      // The node is renamed after the second gathering: its facts change once.
+      let calls = 0;
+      const refreshFacts = async () => {
+        calls++;
+        const facts = { ...FACTS, hostname: calls < 2 ? 'projector' : 'renamed' };
+        return { gatheredAt: new Date().toISOString(), hash: factsHash(facts), facts };
+      };
+      const daemon = await Daemon.start({ config: often.config, log: silent, agentVersion: 't', refreshFacts });
+      try {
+        expect(calls).toBe(1); // no cache: gathered before anything is applied
+        const motd = join(often.root, 'etc/motd');
+        await until(async () => (await readFile(motd, 'utf8').catch(() => '')) === 'host renamed\n');
+        await until(async () => calls >= 3); // and again on every period, changed or not
+      } finally {
+        await daemon.stop();
+      }
+    } finally {
+      await often.cleanup();
     }
   });
 });

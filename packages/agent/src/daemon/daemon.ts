@@ -23,6 +23,11 @@ export interface DaemonOptions {
   maxWatches?: number;
   /** Called each time the queue of work (applies, drift checks, facts refreshes) has drained. */
   onIdle?: () => void;
+  /**
+   * Gathers fresh facts and writes the cache. @default refreshFacts, in this
+   * process (`stems-agent run` uses a child process: facts/child.ts)
+   */
+  refreshFacts?: () => Promise<CachedFacts>;
 }
 
 /**
@@ -37,6 +42,7 @@ export class Daemon {
   readonly #log: Logger;
   readonly #now: () => Date;
   readonly #opts: DaemonOptions;
+  readonly #gatherFacts: () => Promise<CachedFacts>;
   #drift!: DriftLoop;
   #engine!: Engine;
   #conn!: HubConnection;
@@ -55,6 +61,8 @@ export class Daemon {
     this.#cfg = opts.config;
     this.#log = opts.log;
     this.#now = opts.now ?? (() => new Date());
+    const { paths } = opts.config;
+    this.#gatherFacts = opts.refreshFacts ?? (() => refreshFacts({ stateDir: paths.state, factsDir: paths.factsDir, log: opts.log }));
     this.state = new AgentState(opts.config.paths.state);
     this.outbox = new Outbox(opts.config.paths.state);
   }
@@ -88,6 +96,7 @@ export class Daemon {
       factsDir: paths.factsDir,
       maxAgeMs: intervals.factsRefreshMs,
       log: this.#log,
+      refresh: this.#gatherFacts,
     });
     this.#engine = this.#opts.engine ?? (await loadEngine({ root: paths.root, log: this.#log }));
     this.#drift = new DriftLoop({
@@ -269,8 +278,7 @@ export class Daemon {
   }
 
   async #refreshFacts(): Promise<void> {
-    const { paths } = this.#cfg;
-    const fresh = await refreshFacts({ stateDir: paths.state, factsDir: paths.factsDir, log: this.#log });
+    const fresh = await this.#gatherFacts();
     if (fresh.hash === this.#facts.hash) return;
     this.#facts = fresh;
     this.#log.info({ hash: fresh.hash }, 'facts changed');

@@ -33,10 +33,12 @@ export interface FactsOptions {
   maxAgeMs: number;
   log: Logger;
   now?: () => Date;
+  /** Gathers anew and writes the cache when it is stale. @default refreshFacts, in this process */
+  refresh?: () => Promise<CachedFacts>;
 }
 
 /** Gathers facts now and writes the cache. */
-export async function refreshFacts(opts: Omit<FactsOptions, 'maxAgeMs'>): Promise<CachedFacts> {
+export async function refreshFacts(opts: Omit<FactsOptions, 'maxAgeMs' | 'refresh'>): Promise<CachedFacts> {
   const facts = await gatherFacts({ factsDir: opts.factsDir, log: opts.log });
   const cached: CachedFacts = { gatheredAt: (opts.now?.() ?? new Date()).toISOString(), hash: factsHash(facts), facts };
   await writeJsonState(factsCachePath(opts.stateDir), cached);
@@ -62,5 +64,5 @@ export async function currentFacts(opts: FactsOptions): Promise<CachedFacts & { 
     const facts = { ...cached.facts, custom: await readCustomFacts(opts.factsDir, opts.log) };
     return { gatheredAt: cached.gatheredAt, facts, hash: factsHash(facts), fromCache: true };
   }
-  return { ...(await refreshFacts(opts)), fromCache: false };
+  return { ...(await (opts.refresh?.() ?? refreshFacts(opts))), fromCache: false };
 }

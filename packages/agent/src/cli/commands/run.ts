@@ -1,5 +1,6 @@
 import { Daemon } from '../../daemon/daemon.js';
 import { IdleCollector } from '../../daemon/idle-gc.js';
+import { refreshFactsInChild } from '../../facts/child.js';
 import { type CliContext, loadConfig } from '../context.js';
 
 /** Runs the daemon until SIGTERM/SIGINT, then shuts down cleanly (lets the current apply finish). */
@@ -11,7 +12,23 @@ export async function runCommand(ctx: CliContext, signals: NodeJS.EventEmitter =
   });
   const config = await loadConfig(ctx);
   const collector = new IdleCollector();
-  const daemon = await Daemon.start({ config, log: ctx.log, agentVersion: ctx.agentVersion, onIdle: () => collector.schedule() });
+  const { self } = ctx;
+  const daemon = await Daemon.start({
+    config,
+    log: ctx.log,
+    agentVersion: ctx.agentVersion,
+    onIdle: () => collector.schedule(),
+    refreshFacts:
+      self &&
+      (() =>
+        refreshFactsInChild({
+          self,
+          configPath: ctx.configPath,
+          stateDir: config.paths.state,
+          factsDir: config.paths.factsDir,
+          log: ctx.log,
+        })),
+  });
   ctx.log.info({ node: config.node, hub: config.hubUrl, serial: daemon.lastSerial }, 'agent running');
   const stoppedBy = await stopSignal;
   ctx.log.info({ signal: stoppedBy }, 'agent stopping');
