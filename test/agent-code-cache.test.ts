@@ -56,6 +56,17 @@ describe('the agent bundle’s code cache', () => {
     expect(await inode()).not.toBe(before);
   });
 
+  it('is made from code the loader reads from the end of its own file; a damaged file says so', async () => {
+    const text = await readFile(agent, 'latin1');
+    // The code sits in one block comment; its own `*/` are written `\0/`, so the comment ends only at the file's end.
+    expect(text.indexOf('*/', text.indexOf('\n/*'))).toBe(text.length - 3);
+    const damaged = join(dir, 'damaged.mjs');
+    await writeFile(damaged, `${text}\n`, 'latin1');
+    const res = await runCli(process.execPath, [damaged, '--version']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('is damaged (its code is not where its loader expects it): install stems-agent again');
+  });
+
   it('is refused and replaced when others could write it', async () => {
     await chmod(cache, 0o666);
     const before = await inode();

@@ -3,8 +3,8 @@
  * that runs with nothing but `node` (no node_modules): this is what the hub
  * serves at /agent/stems-agent.mjs and what nodes install to
  * /opt/stems/agent/stems-agent.mjs. The code is bundled as CommonJS and
- * embedded as a string in a small ESM loader (scripts/bundle-loader.ts) that
- * keeps a V8 code cache. Writes dist/stems-agent.mjs.sha256 next to it
+ * appended in a block comment to a small ESM loader (scripts/bundle-loader.ts)
+ * that reads it back and keeps a V8 code cache. Writes dist/stems-agent.mjs.sha256 next to it
  * (`sha256sum -c` format). Run: `pnpm --filter @stems/agent bundle`.
  */
 import { createHash } from 'node:crypto';
@@ -72,6 +72,11 @@ const code = await build({
 const cjs = code.outputFiles[0]?.text;
 if (cjs === undefined) throw new Error('esbuild produced no code');
 const codeText = `(function (exports, require, module, __filename, __dirname) {${cjs}\n})`;
+// The comment ends at the first `*/`: the code's own are written `\0/`, and the
+// loader turns every NUL back into `*`, so the code must hold no NUL itself
+// (esbuild writes them in strings as escapes).
+if (codeText.includes('\0')) throw new Error('the agent code holds a NUL character: the loader could not tell it from its escape');
+const commented = `/*${codeText.replaceAll('*/', '\0/')}*/\n`;
 const result = await build({
   entryPoints: [`${pkgDir}scripts/bundle-loader.ts`],
   bundle: true,
@@ -80,10 +85,13 @@ const result = await build({
   format: 'esm',
   write: false,
   outfile: outFile,
-  define: { STEMS_CODE: JSON.stringify(codeText), STEMS_DIGEST: JSON.stringify(createHash('sha256').update(codeText).digest('hex')) },
+  define: {
+    STEMS_CODE_BYTES: String(Buffer.byteLength(commented) - '/*'.length - '*/\n'.length),
+    STEMS_DIGEST: JSON.stringify(createHash('sha256').update(codeText).digest('hex')),
+  },
   banner: { js: ['#!/usr/bin/env node', `// stems-agent ${version}: one self-contained file, run with Node.js >= 20.`].join('\n') },
   logLevel: 'warning',
 });
 const file = result.outputFiles[0];
 if (!file) throw new Error('esbuild produced no output');
-await writeBundle(outFile, file.contents, started);
+await writeBundle(outFile, Buffer.concat([file.contents, Buffer.from(commented)]), started);
