@@ -14,7 +14,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
-/** UTF-8 bytes of the agent's code as the file holds it, between `/*` and the file's last `*\/\n`. */
+/** Bytes of the agent's code (ASCII) as the file holds it, between `/*` and the file's last `*\/\n`. */
 declare const STEMS_CODE_BYTES: number;
 /** sha256 (hex) of the agent's code (as compiled). */
 declare const STEMS_DIGEST: string;
@@ -62,7 +62,8 @@ function writeCache(data: Buffer): void {
  * The agent, already wrapped as `(function (exports, require, module,
  * __filename, __dirname) {…})`. Inside the comment each `*\/` of the code is
  * written `\0/` (the code has no NUL of its own: the build checks), so the
- * bytes are mended in place and become one string, with no copy between.
+ * bytes are mended in place and become one string, with no copy between; as
+ * Latin-1, a plain copy, where UTF-8 would check every byte (the code is ASCII).
  */
 function agentCode(): string {
   const bytes = readFileSync(file);
@@ -72,7 +73,7 @@ function agentCode(): string {
     throw new Error(`${file} is damaged (its code is not where its loader expects it): install stems-agent again`);
   }
   for (let at = bytes.indexOf(0, start); at !== -1 && at < end; at = bytes.indexOf(0, at + 1)) bytes[at] = STAR;
-  return bytes.toString('utf8', start, end);
+  return bytes.toString('latin1', start, end);
 }
 
 /** Compiles the agent; the cache buffer is dropped once V8 has read it (the daemon keeps running). */

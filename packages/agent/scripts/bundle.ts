@@ -73,9 +73,10 @@ const cjs = code.outputFiles[0]?.text;
 if (cjs === undefined) throw new Error('esbuild produced no code');
 const codeText = `(function (exports, require, module, __filename, __dirname) {${cjs}\n})`;
 // The comment ends at the first `*/`: the code's own are written `\0/`, and the
-// loader turns every NUL back into `*`, so the code must hold no NUL itself
-// (esbuild writes them in strings as escapes).
-if (codeText.includes('\0')) throw new Error('the agent code holds a NUL character: the loader could not tell it from its escape');
+// loader turns every NUL back into `*`, so the code must hold no NUL itself. The
+// loader also reads it as Latin-1, a plain copy, so it must be ASCII. esbuild
+// writes both kinds of character in strings as escapes (its default charset).
+if (/[^\x01-\x7f]/.test(codeText)) throw new Error('the agent code holds a NUL or a non-ASCII character: the loader cannot read it back');
 const commented = `/*${codeText.replaceAll('*/', '\0/')}*/\n`;
 const result = await build({
   entryPoints: [`${pkgDir}scripts/bundle-loader.ts`],
@@ -86,7 +87,7 @@ const result = await build({
   write: false,
   outfile: outFile,
   define: {
-    STEMS_CODE_BYTES: String(Buffer.byteLength(commented) - '/*'.length - '*/\n'.length),
+    STEMS_CODE_BYTES: String(commented.length - '/*'.length - '*/\n'.length),
     STEMS_DIGEST: JSON.stringify(createHash('sha256').update(codeText).digest('hex')),
   },
   banner: { js: ['#!/usr/bin/env node', `// stems-agent ${version}: one self-contained file, run with Node.js >= 20.`].join('\n') },
