@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { challengeText, generateKeyPair, verifyBytes, verifyEnvelope } from '@stems/shared';
 import { describe, expect, it } from 'vitest';
 import { testHub } from '../_test-hub.js';
@@ -227,6 +228,20 @@ describe('agent websocket', () => {
     await expect.poll(() => agent.closed?.code).toBe(1008);
     const res = await hub.app.inject({ method: 'GET', url: '/api/v1/health' });
     expect(res.statusCode).toBe(200);
+  });
+
+  it('counts the bytes of a connection only until its hello is verified', async () => {
+    const hub = await listening();
+    const sockets: Socket[] = [];
+    hub.app.server.on('connection', (s: Socket) => sockets.push(s));
+    const agent = await TestAgent.connect(hub.url, 'n1');
+    await agent.next('challenge');
+    const [socket] = sockets;
+    const before = socket?.listenerCount('data') ?? 0;
+    await agent.hello();
+    await agent.next('pending');
+    // ws's own reader stays; the hub's pre-auth counter is gone
+    expect(socket?.listenerCount('data')).toBe(before - 1);
   });
 
   it('closes a connection that never says hello', async () => {

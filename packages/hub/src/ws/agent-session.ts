@@ -53,7 +53,11 @@ export interface SessionOptions {
   /** @default HELLO_TIMEOUT_MS */
   helloTimeoutMs?: number;
   /** The TCP socket under the websocket, to count the bytes sent before hello (MAX_PREAUTH_BYTES). */
-  transport?: { on(event: 'data', listener: (chunk: Buffer) => void): unknown; destroy(): void };
+  transport?: {
+    on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+    off(event: 'data', listener: (chunk: Buffer) => void): unknown;
+    destroy(): void;
+  };
 }
 
 type Phase = 'challenged' | 'pending' | 'ready' | 'closed';
@@ -102,7 +106,7 @@ export class AgentSession implements AgentConnection {
       if (this.#phase === 'challenged') this.#fail('STEMS_WIRE_UNEXPECTED', 'No hello in time');
     }, opts.helloTimeoutMs ?? HELLO_TIMEOUT_MS);
     this.#helloTimer.unref();
-    opts.transport?.on('data', (chunk) => this.#countPreAuth(chunk.length));
+    opts.transport?.on('data', this.#onPreAuthData);
     this.#send('challenge', { nonce: this.#nonce, hubKey: encodePublicKey(opts.hub.key.publicKey) });
   }
 
@@ -155,6 +159,9 @@ export class AgentSession implements AgentConnection {
     if (this.#badFrames >= MAX_BAD_FRAMES) this.#fail(code, `${message} (too many bad frames, closing)`);
     else this.#error(code, message);
   }
+
+  /** Counts what the peer sends until its hello is verified (then it is removed). */
+  readonly #onPreAuthData = (chunk: Buffer): void => this.#countPreAuth(chunk.length);
 
   #countPreAuth(bytes: number): void {
     if (this.#phase !== 'challenged') return;
@@ -283,6 +290,8 @@ export class AgentSession implements AgentConnection {
     if (hello.joinToken !== undefined && !joined && existing?.state !== 'accepted') {
       this.#error('STEMS_TOKEN_INVALID', 'The join token is unknown, used or expired; the node waits for acceptance');
     }
+    // Authenticated: the pre-auth byte count has done its job for this connection.
+    this.opts.transport?.off('data', this.#onPreAuthData);
     this.opts.registry.add(this);
     if (hub.store.nodes.get(hello.node)?.state === 'accepted') this.#welcome();
     else {
