@@ -76,7 +76,9 @@ const codeText = `(function (exports, require, module, __filename, __dirname) {$
 // loader turns every NUL back into `*`, so the code must hold no NUL itself. The
 // loader also reads it as Latin-1, a plain copy, so it must be ASCII. esbuild
 // writes both kinds of character in strings as escapes (its default charset).
-if (/[^\x01-\x7f]/.test(codeText)) throw new Error('the agent code holds a NUL or a non-ASCII character: the loader cannot read it back');
+const ascii = Buffer.byteLength(codeText) === codeText.length;
+if (!ascii || codeText.includes('\0'))
+  throw new Error('the agent code holds a NUL or a non-ASCII character: the loader cannot read it back');
 const commented = `/*${codeText.replaceAll('*/', '\0/')}*/\n`;
 const result = await build({
   entryPoints: [`${pkgDir}scripts/bundle-loader.ts`],
