@@ -1,7 +1,7 @@
-import { lstat, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, open, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeFileAtomic } from './fs-atomic.js';
 
 let dir: string;
@@ -22,6 +22,23 @@ describe('writeFileAtomic', () => {
     await writeFileAtomic(path, new Uint8Array([1, 2]), { mode: 0o644 });
     expect((await lstat(path)).mode & 0o777).toBe(0o644);
     expect(await readdir(dir)).toEqual(['state.json']);
+  });
+
+  it('fsyncs the file and its directory, unless the write is a cache (durable: false)', async () => {
+    // A spy on FileHandle.sync: fsync has no other trace a test can read.
+    const probe = await open(join(dir, 'probe'), 'w');
+    const sync = vi.spyOn(Object.getPrototypeOf(probe) as { sync(): Promise<void> }, 'sync');
+    await probe.close();
+    try {
+      await writeFileAtomic(join(dir, 'durable'), 'kept');
+      expect(sync).toHaveBeenCalledTimes(2);
+      sync.mockClear();
+      await writeFileAtomic(join(dir, 'cache'), 'maybe', { durable: false });
+      expect(sync).not.toHaveBeenCalled();
+      expect(await readFile(join(dir, 'cache'), 'utf8')).toBe('maybe');
+    } finally {
+      sync.mockRestore();
+    }
   });
 
   it('creates parents only when asked', async () => {

@@ -1,6 +1,6 @@
 import { sha256Hex } from '@stems/shared';
 import { z } from 'zod';
-import { readJsonState, writeJsonState } from '../state/files.js';
+import { readJsonState, writeJsonCache } from '../state/files.js';
 
 const RenderedFile = z.strictObject({
   format: z.literal('stems.rendered/v1'),
@@ -56,7 +56,7 @@ export class RenderedDigests {
   /** Writes the record (atomically, 0600) when this run learnt something. */
   async save(path: string): Promise<void> {
     if (!this.#changed) return;
-    await writeJsonState(path, { format: 'stems.rendered/v1', key: this.key, files: Object.fromEntries(this.#files) });
+    await writeJsonCache(path, { format: 'stems.rendered/v1', key: this.key, files: Object.fromEntries(this.#files) });
     this.#changed = false;
   }
 }

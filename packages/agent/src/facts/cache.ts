@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { canonicalJson, Facts, sha256Hex } from '@stems/shared';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { readJsonState, writeJsonState } from '../state/files.js';
+import { readJsonState, writeJsonCache } from '../state/files.js';
 import { readCustomFacts } from './custom.js';
 import { gatherFacts } from './gather.js';
 
@@ -41,7 +41,7 @@ export interface FactsOptions {
 export async function refreshFacts(opts: Omit<FactsOptions, 'maxAgeMs' | 'refresh'>): Promise<CachedFacts> {
   const facts = await gatherFacts({ factsDir: opts.factsDir, log: opts.log });
   const cached: CachedFacts = { gatheredAt: (opts.now?.() ?? new Date()).toISOString(), hash: factsHash(facts), facts };
-  await writeJsonState(factsCachePath(opts.stateDir), cached);
+  await writeJsonCache(factsCachePath(opts.stateDir), cached);
   return cached;
 }
 

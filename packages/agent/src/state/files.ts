@@ -30,7 +30,20 @@ function corrupt(path: string, cause: unknown): StemsError {
   });
 }
 
+function writeJson(path: string, value: unknown, durable: boolean): Promise<void> {
+  return writeFileAtomic(path, `${JSON.stringify(value)}\n`, { mode: 0o600, mkdirs: true, durable });
+}
+
 /** Every state write is atomic and fsynced (temp file, fsync, rename, fsync dir), mode 0600. */
-export async function writeJsonState(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(value)}\n`, { mode: 0o600, mkdirs: true });
+export function writeJsonState(path: string, value: unknown): Promise<void> {
+  return writeJson(path, value, true);
+}
+
+/**
+ * A cache (facts, render digests) is replaced atomically too, but not
+ * fsynced: after a crash it may be old or unreadable, and its reader then
+ * gathers or renders again. Saves two fsync waits per write.
+ */
+export function writeJsonCache(path: string, value: unknown): Promise<void> {
+  return writeJson(path, value, false);
 }

@@ -102,8 +102,9 @@ export class AgentState {
     return readOptional(this.schemaStampPath);
   }
 
+  /** A cache, not fsynced: a stamp lost or damaged in a crash only means one full schema pass. */
   async writeSchemaStamp(stamp: string): Promise<void> {
-    await writeFileAtomic(this.schemaStampPath, stamp, { mode: 0o600, mkdirs: true });
+    await writeFileAtomic(this.schemaStampPath, stamp, { mode: 0o600, mkdirs: true, durable: false });
   }
 
   async readLastReport(): Promise<ApplyReport | undefined> {
