@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { errnoCode } from './errors.js';
 
 export interface AtomicWriteOptions {
   /** File mode, set before the rename so the file is never visible wider. @default 0o600 */
@@ -26,12 +27,10 @@ export interface AtomicWriteOptions {
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
-  if (options.mkdirs) await mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const mode = options.mode ?? 0o600;
   const durable = options.durable ?? true;
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  const handle = await open(temp, flags, mode);
+  const handle = await openTemp(temp, mode, options.mkdirs === true);
   try {
     await handle.chmod(mode); // the umask may have narrowed or widened it
     await handle.writeFile(data);
@@ -49,6 +48,19 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     throw err;
   }
   if (durable) await fsyncDir(dir);
+}
+
+const TEMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** Opens a new temp file; its folder is made only when it is missing (a state file's folder almost always exists). */
+async function openTemp(temp: string, mode: number, mkdirs: boolean): Promise<FileHandle> {
+  try {
+    return await open(temp, TEMP_FLAGS, mode);
+  } catch (err) {
+    if (!mkdirs || errnoCode(err) !== 'ENOENT') throw err;
+  }
+  await mkdir(dirname(temp), { recursive: true, mode: 0o700 });
+  return open(temp, TEMP_FLAGS, mode);
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
