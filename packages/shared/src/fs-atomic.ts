@@ -22,8 +22,8 @@ export interface AtomicWriteOptions {
 /**
  * Writes a file so that a crash leaves the old content or the new, never half:
  * an O_EXCL|O_NOFOLLOW temp file in the same directory, fsync, rename over the
- * target, fsync the directory. Used for the hub's and agent's own state files
- * (caches with `durable: false`).
+ * target, fsync the directory. Used for the hub's and agent's own state files;
+ * caches pass `durable: false` and keep only the rename's guarantee.
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
