@@ -56,12 +56,17 @@ describe('the agent bundle’s code cache', () => {
     expect(await inode()).not.toBe(before);
   });
 
-  it('is made from code the loader reads from the end of its own file; a damaged file says so', async () => {
+  it('is made from code the loader reads from a comment in its own file; a damaged file says so', async () => {
     const text = await readFile(agent, 'latin1');
     // The code sits in one block comment; its own `*/` are written `\0/`, so the comment ends only at the file's end.
-    expect(text.indexOf('*/', text.indexOf('\n/*'))).toBe(text.length - 3);
+    expect(text.indexOf('*/', text.indexOf('\n/*(function ('))).toBe(text.length - 3);
+    // Lines added after it (as a test of upgrades does) change nothing.
+    const appended = join(dir, 'appended.mjs');
+    await writeFile(appended, `${text}// a newer build\n`, 'latin1');
+    expect((await runCli(process.execPath, [appended, '--version'])).stdout).toMatch(/^\d+\.\d+\.\d+/);
     const damaged = join(dir, 'damaged.mjs');
-    await writeFile(damaged, `${text}\n`, 'latin1');
+    const cut = text.indexOf('\n/*(function (') + 1000; // ten bytes of the code lost
+    await writeFile(damaged, text.slice(0, cut) + text.slice(cut + 10), 'latin1');
     const res = await runCli(process.execPath, [damaged, '--version']);
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('is damaged (its code is not where its loader expects it): install stems-agent again');

@@ -14,12 +14,12 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
-/** Bytes of the agent's code (ASCII) as the file holds it, between `/*` and the file's last `*\/\n`. */
+/** Bytes of the agent's code (ASCII) as the file holds it, between `/*` and `*\/`. */
 declare const STEMS_CODE_BYTES: number;
 /** sha256 (hex) of the agent's code (as compiled). */
 declare const STEMS_DIGEST: string;
-/** What the file ends with. */
-const TAIL = '*/\n';
+/** Where the comment with the code starts: the first line that begins with it (this loader holds it only escaped). */
+const HEAD = '\n/*(function (exports, ';
 const STAR = 0x2a;
 
 const file = fileURLToPath(import.meta.url);
@@ -67,9 +67,9 @@ function writeCache(data: Buffer): void {
  */
 function agentCode(): string {
   const bytes = readFileSync(file);
-  const end = bytes.length - TAIL.length;
-  const start = end - STEMS_CODE_BYTES;
-  if (start < 2 || bytes.toString('latin1', start - 2, start) !== '/*' || bytes.toString('latin1', end) !== TAIL) {
+  const start = bytes.indexOf(HEAD, 0, 'latin1') + '\n/*'.length;
+  const end = start + STEMS_CODE_BYTES;
+  if (start < '\n/*'.length || bytes.toString('latin1', end, end + 2) !== '*/') {
     throw new Error(`${file} is damaged (its code is not where its loader expects it): install stems-agent again`);
   }
   for (let at = bytes.indexOf(0, start); at !== -1 && at < end; at = bytes.indexOf(0, at + 1)) bytes[at] = STAR;

@@ -79,7 +79,7 @@ const codeText = `(function (exports, require, module, __filename, __dirname) {$
 const ascii = Buffer.byteLength(codeText) === codeText.length;
 if (!ascii || codeText.includes('\0'))
   throw new Error('the agent code holds a NUL or a non-ASCII character: the loader cannot read it back');
-const commented = `/*${codeText.replaceAll('*/', '\0/')}*/\n`;
+const commented = `\n/*${codeText.replaceAll('*/', '\0/')}*/\n`;
 const result = await build({
   entryPoints: [`${pkgDir}scripts/bundle-loader.ts`],
   bundle: true,
@@ -89,7 +89,7 @@ const result = await build({
   write: false,
   outfile: outFile,
   define: {
-    STEMS_CODE_BYTES: String(commented.length - '/*'.length - '*/\n'.length),
+    STEMS_CODE_BYTES: String(commented.length - '\n/*'.length - '*/\n'.length),
     STEMS_DIGEST: JSON.stringify(createHash('sha256').update(codeText).digest('hex')),
   },
   banner: { js: ['#!/usr/bin/env node', `// stems-agent ${version}: one self-contained file, run with Node.js >= 20.`].join('\n') },
@@ -97,4 +97,6 @@ const result = await build({
 });
 const file = result.outputFiles[0];
 if (!file) throw new Error('esbuild produced no output');
+// The loader finds the code by the first line that starts the comment: its own text must not hold one.
+if (Buffer.from(file.contents).includes('\n/*(function (')) throw new Error('the loader holds the line that marks the code');
 await writeBundle(outFile, Buffer.concat([file.contents, Buffer.from(commented)]), started);
