@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { brotliCompressSync } from 'node:zlib';
 import { build, type Plugin } from 'esbuild';
 import { bakedVersion, cliBundleOptions, packageVersion, writeBundle, zodEnglishOnly } from '../../shared/scripts/bundle-helpers.js';
 
@@ -22,8 +23,15 @@ const version = packageVersion(pkgDir);
  * ws) are embedded as text and compiled on first import: V8 scans a string
  * literal far faster than it pre-parses code, and one-shot commands such as
  * `apply --once` never import them. Each becomes a CommonJS function body.
+ * systeminformation (430 KB) is also brotli-compressed (base64, 115 KB): only
+ * a facts refresh imports it, once an hour in a child process, and every
+ * other start of the agent reads and scans a file a fifth smaller. ws stays
+ * plain: the daemon imports it at once, and zlib would cost it memory.
  */
-const DEFERRED: Record<string, string[]> = { systeminformation: [], ws: ['WebSocket', 'WebSocketServer'] };
+const DEFERRED: Record<string, { named: string[]; compressed: boolean }> = {
+  systeminformation: { named: [], compressed: true },
+  ws: { named: ['WebSocket', 'WebSocketServer'], compressed: false },
+};
 const deferred: Plugin = {
   name: 'deferred-compile',
   setup(b) {
@@ -45,14 +53,18 @@ const deferred: Plugin = {
         logLevel: 'warning',
       });
       const code = built.outputFiles[0]?.text ?? '';
-      const named = (DEFERRED[args.path] ?? []).map((n) => `export const ${n} = mod.exports.${n};`).join('\n');
+      const { named, compressed } = DEFERRED[args.path] ?? { named: [], compressed: false };
+      const source = compressed
+        ? `brotliDecompressSync(Buffer.from(${JSON.stringify(brotliCompressSync(code).toString('base64'))}, 'base64')).toString()`
+        : JSON.stringify(code);
       return {
         contents: [
           "import { compileFunction } from 'node:vm';",
+          compressed ? "import { brotliDecompressSync } from 'node:zlib';" : '',
           `const mod = { exports: {} };`,
-          `compileFunction(${JSON.stringify(code)}, ['module', 'exports', 'require'], { filename: ${JSON.stringify(`stems-agent.mjs/${args.path}`)} })(mod, mod.exports, require);`,
+          `compileFunction(${source}, ['module', 'exports', 'require'], { filename: ${JSON.stringify(`stems-agent.mjs/${args.path}`)} })(mod, mod.exports, require);`,
           'export default mod.exports;',
-          named,
+          ...named.map((n) => `export const ${n} = mod.exports.${n};`),
         ].join('\n'),
         loader: 'js',
       };
