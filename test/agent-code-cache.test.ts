@@ -89,4 +89,8 @@ describe('the agent bundle', () => {
     expect(res.stderr).toBe('');
     expect(JSON.parse(res.stdout).cpu.cores).toBeGreaterThan(0);
   });
+
+  it('leaves out source-map, which handlebars only tries to load (templates render without it: test/e2e)', async () => {
+    expect(await readFile(agent, 'latin1')).not.toContain('SourceMapGenerator');
+  });
 });

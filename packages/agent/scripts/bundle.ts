@@ -12,7 +12,14 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync } from 'node:zlib';
 import { build, type Plugin } from 'esbuild';
-import { bakedVersion, cliBundleOptions, packageVersion, writeBundle, zodEnglishOnly } from '../../shared/scripts/bundle-helpers.js';
+import {
+  bakedVersion,
+  cliBundleOptions,
+  packageVersion,
+  withoutSourceMap,
+  writeBundle,
+  zodEnglishOnly,
+} from '../../shared/scripts/bundle-helpers.js';
 
 const pkgDir = fileURLToPath(new URL('../', import.meta.url));
 const outFile = `${pkgDir}dist/stems-agent.mjs`;
@@ -79,7 +86,7 @@ const code = await build({
   format: 'cjs',
   // ws loads these native speed-ups inside try/catch and works without them.
   external: ['bufferutil', 'utf-8-validate'],
-  plugins: [bakedVersion(pkgDir, 'agentVersion'), zodEnglishOnly(pkgDir), deferred],
+  plugins: [bakedVersion(pkgDir, 'agentVersion'), zodEnglishOnly(pkgDir), withoutSourceMap, deferred],
 });
 const cjs = code.outputFiles[0]?.text;
 if (cjs === undefined) throw new Error('esbuild produced no code');

@@ -10,7 +10,14 @@
  */
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import { bakedVersion, cliBundleOptions, packageVersion, writeBundle, zodEnglishOnly } from '../../shared/scripts/bundle-helpers.js';
+import {
+  bakedVersion,
+  cliBundleOptions,
+  packageVersion,
+  withoutSourceMap,
+  writeBundle,
+  zodEnglishOnly,
+} from '../../shared/scripts/bundle-helpers.js';
 
 const pkgDir = fileURLToPath(new URL('../', import.meta.url));
 const outFile = `${pkgDir}dist/hub.mjs`;
@@ -36,7 +43,7 @@ const result = await build({
   ...cliBundleOptions(pkgDir),
   format: 'esm',
   outfile: outFile,
-  plugins: [bakedVersion(pkgDir, 'hubVersion'), zodEnglishOnly(pkgDir), hubHostLeftOut],
+  plugins: [bakedVersion(pkgDir, 'hubVersion'), zodEnglishOnly(pkgDir), withoutSourceMap, hubHostLeftOut],
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
   banner: {
     js: [
