@@ -12,14 +12,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync } from 'node:zlib';
 import { build, type Plugin } from 'esbuild';
-import {
-  bakedVersion,
-  cliBundleOptions,
-  packageVersion,
-  withoutSourceMap,
-  writeBundle,
-  zodEnglishOnly,
-} from '../../shared/scripts/bundle-helpers.js';
+import { cliBundleOptions, packageVersion, writeBundle } from '../../shared/scripts/bundle-helpers.js';
 
 const pkgDir = fileURLToPath(new URL('../', import.meta.url));
 const outFile = `${pkgDir}dist/stems-agent.mjs`;
@@ -81,12 +74,11 @@ const deferred: Plugin = {
 
 const started = Date.now();
 const code = await build({
-  ...cliBundleOptions(pkgDir),
+  ...cliBundleOptions(pkgDir, 'agentVersion', [deferred]),
   // CommonJS, so the loader can compile it with vm.Script and a code cache.
   format: 'cjs',
   // ws loads these native speed-ups inside try/catch and works without them.
   external: ['bufferutil', 'utf-8-validate'],
-  plugins: [bakedVersion(pkgDir, 'agentVersion'), zodEnglishOnly(pkgDir), withoutSourceMap, deferred],
 });
 const cjs = code.outputFiles[0]?.text;
 if (cjs === undefined) throw new Error('esbuild produced no code');

@@ -10,14 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import {
-  bakedVersion,
-  cliBundleOptions,
-  packageVersion,
-  withoutSourceMap,
-  writeBundle,
-  zodEnglishOnly,
-} from '../../shared/scripts/bundle-helpers.js';
+import { cliBundleOptions, packageVersion, writeBundle } from '../../shared/scripts/bundle-helpers.js';
 
 const pkgDir = fileURLToPath(new URL('../', import.meta.url));
 const outFile = `${pkgDir}dist/hub.mjs`;
@@ -40,10 +33,9 @@ throw new StemsError('STEMS_HUB_NOT_INITIALIZED', 'This command needs the hub da
 
 const started = Date.now();
 const result = await build({
-  ...cliBundleOptions(pkgDir),
+  ...cliBundleOptions(pkgDir, 'hubVersion', [hubHostLeftOut]),
   format: 'esm',
   outfile: outFile,
-  plugins: [bakedVersion(pkgDir, 'hubVersion'), zodEnglishOnly(pkgDir), withoutSourceMap, hubHostLeftOut],
   // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
   banner: {
     js: [

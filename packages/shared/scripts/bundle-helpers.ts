@@ -9,8 +9,12 @@ import { basename, dirname } from 'node:path';
 import type { BuildOptions, Plugin } from 'esbuild';
 import { writeFileAtomic } from '../src/fs-atomic.js';
 
-/** The options both bundles of the CLI `main.ts` of the package at `pkgDir` share; each adds its format and plugins. */
-export function cliBundleOptions(pkgDir: string): BuildOptions & { write: false } {
+/**
+ * The options both bundles of the CLI `main.ts` of the package at `pkgDir`
+ * share, with the version baked in as `export function <versionFn>()` and
+ * `plugins` after the shared ones; each bundle adds its format.
+ */
+export function cliBundleOptions(pkgDir: string, versionFn: string, plugins: Plugin[]): BuildOptions & { write: false } {
   return {
     entryPoints: [`${pkgDir}src/cli/main.ts`],
     bundle: true,
@@ -26,6 +30,7 @@ export function cliBundleOptions(pkgDir: string): BuildOptions & { write: false 
     // The workspace package from source, so the bundle never lags a stale dist.
     alias: { '@stems/shared': `${pkgDir}../shared/src/index.ts` },
     logLevel: 'warning',
+    plugins: [bakedVersion(pkgDir, versionFn), zodEnglishOnly(pkgDir), withoutSourceMap, ...plugins],
   };
 }
 
@@ -40,7 +45,7 @@ export function packageVersion(pkgDir: string): string {
  * exist beside an installed bundle: the bundle gets the version of the package
  * at `pkgDir` baked in instead, as `export function <fn>()`.
  */
-export function bakedVersion(pkgDir: string, fn: string): Plugin {
+function bakedVersion(pkgDir: string, fn: string): Plugin {
   const version = packageVersion(pkgDir);
   return {
     name: 'baked-version',
@@ -60,7 +65,7 @@ export function bakedVersion(pkgDir: string, fn: string): Plugin {
  * directly. The namespace becomes English only. `pkgDir` is the package whose
  * zod is bundled.
  */
-export function zodEnglishOnly(pkgDir: string): Plugin {
+function zodEnglishOnly(pkgDir: string): Plugin {
   const zodDir = dirname(dirname(createRequire(pkgDir).resolve('zod/v4/core')));
   return {
     name: 'zod-english-only',
@@ -84,7 +89,7 @@ export function zodEnglishOnly(pkgDir: string): Plugin {
  * 42 KB less code to read at every start, and templates compile a little
  * faster (bench/RESULTS.md).
  */
-export const withoutSourceMap: Plugin = {
+const withoutSourceMap: Plugin = {
   name: 'without-source-map',
   setup(b) {
     b.onResolve({ filter: /^source-map$/ }, () => ({ path: 'source-map', namespace: 'left-out' }));
